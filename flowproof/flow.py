@@ -1,0 +1,280 @@
+r"""Composition: a flow :math:`F = f_K \circ \cdots \circ f_1` of invertible 1D layers on a standard normal base.
+
+Direction, fixed once and used everywhere:
+
+.. math::
+
+    y = F(x), \qquad z_0 = x,\quad z_k = f_k(z_{k-1}),\qquad
+    \log F'(x) = \sum_{k=1}^K \log f_k'(z_{k-1}),\qquad
+    \log p_Y(y) = \log p_X\bigl(F^{-1}(y)\bigr) - \log F'\bigl(F^{-1}(y)\bigr).
+
+Every method has two paths:
+
+* **float64** (``dps=None``): scalars or arrays of any shape and real dtype; float64 out, same shape, a scalar
+  for a scalar; vectorised over points (a Python loop over layers only). NaN in gives NaN out; :math:`F(\pm\infty)
+  = \pm\infty` and :math:`F^{-1}(\pm\infty) = \pm\infty` (a layer moves points by at most :math:`D`).
+* **mpmath** (``dps=N``): one scalar (int, float, decimal string read exactly, ``mpf``), computed at ``N`` digits
+  plus guard digits; arrays raise ``TypeError``. ``inverse`` then returns an :class:`~flowproof.inverse.InverseResult`
+  with its evidence. mpmath's global precision is never changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Callable, overload
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from . import density
+from .exact import Real, exact_depth, to_mpf
+from .inverse import (InverseResult, check_dps, check_method, conditioning_digits, forward_chain_mp, invert_float,
+                      invert_mp, working_dps)
+from .layers import Layer, SineLayer
+from .numeric import as_float_array, layer_functions
+
+__all__ = ["CHAPTER_AMPLITUDE", "CHAPTER_FREQUENCY", "CHAPTER_PHASES", "Flow", "chapter_flow"]
+
+#: The chapter's constants, as the exact decimals it prints.
+CHAPTER_AMPLITUDE = "0.32"
+CHAPTER_FREQUENCY = 2
+CHAPTER_PHASES = ("0.3", "1.1", "2.0", "2.9", "4.1", "5.3")
+
+
+class Flow(Sequence[Layer]):
+    """An ordered composition of layers; layer 0 is applied first. ``Flow([])`` is the identity.
+
+    >>> flow = chapter_flow(3)
+    >>> len(flow), len(flow[:2]), type(flow[:2]).__name__
+    (3, 2, 'Flow')
+    >>> float(flow.inverse(flow.forward(0.5)))  # doctest: +ELLIPSIS
+    0.5...
+    >>> r = flow.inverse("1.5", dps=30)
+    >>> r.bracket[0] <= r.x <= r.bracket[1]
+    True
+    """
+
+    def __init__(self, layers: Iterable[Layer] = ()) -> None:
+        self._layers: tuple[Layer, ...] = tuple(layers)
+        for i, layer in enumerate(self._layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} must be a flowproof Layer, got {type(layer).__name__}")
+
+    # -- the sequence ------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self._layers)
+
+    @overload
+    def __getitem__(self, index: int) -> Layer: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Flow: ...
+
+    def __getitem__(self, index: int | slice) -> Layer | Flow:
+        if isinstance(index, slice):
+            return Flow(self._layers[index])
+        return self._layers[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Flow) and self._layers == other._layers
+
+    def __hash__(self) -> int:
+        return hash(self._layers)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(map(repr, self._layers))
+        return f"Flow([\n  {inner},\n])" if self._layers else "Flow([])"
+
+    def truncate(self, depth: Real) -> Flow:
+        r"""The first :math:`\lfloor K \rfloor` layers plus the next one taken a fraction :math:`t = K -
+        \lfloor K \rfloor` of the way, :math:`(1 - t) z + t f(z)`. ``"2.3"`` means exactly :math:`2 + 3/10`."""
+        k = exact_depth(depth, "depth")
+        if k > len(self):
+            raise ValueError(f"depth must be at most {len(self)} (the number of layers), got {k}")
+        full = int(sp.floor(k))
+        t = k - full
+        layers = list(self._layers[:full])
+        if t > 0:
+            layers.append(self._layers[full].partial(t))
+        return Flow(layers)
+
+    # -- bounds that make the flow a bijection of R ------------------------------------------------------------
+    def derivative_lower_bound(self) -> sp.Expr:
+        """Exact :math:`m` with :math:`F' \\ge m = \\prod_k m_k > 0`."""
+        return sp.Mul(*(layer.derivative_lower_bound() for layer in self._layers))
+
+    def displacement_bound(self) -> sp.Expr:
+        """Exact :math:`D` with :math:`|F(x) - x| \\le D = \\sum_k D_k`."""
+        return sp.Add(*(layer.displacement_bound() for layer in self._layers))
+
+    # -- forward -----------------------------------------------------------------------------------------------
+    def forward(self, x: Any, dps: int | None = None) -> Any:
+        """:math:`y = F(x)`."""
+        if dps is not None:
+            return self._chain_mp(x, dps)[0]
+        return _elementwise(x, "x", lambda v: self._forward_float(v)[0], nonfinite=lambda v: v)
+
+    def log_det(self, x: Any, dps: int | None = None) -> Any:
+        """:math:`\\log F'(x) = \\sum_k \\log f_k'(z_{k-1})` (NaN at :math:`\\pm\\infty`)."""
+        if dps is not None:
+            return self._chain_mp(x, dps)[1]
+        return _elementwise(x, "x", lambda v: self._forward_float(v)[1], nonfinite=_nan_like)
+
+    def forward_and_log_det(self, x: Any, dps: int | None = None) -> tuple[Any, Any]:
+        """``(forward(x), log_det(x))`` in one pass over the layers."""
+        if dps is not None:
+            return self._chain_mp(x, dps)
+        arr = as_float_array(x, "x")
+        flat = arr.ravel()
+        y, ld = flat.copy(), np.full_like(flat, np.nan)
+        finite = np.isfinite(flat)
+        y[finite], ld[finite] = self._forward_float(flat[finite])
+        return _shaped(y, arr), _shaped(ld, arr)
+
+    def _forward_float(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z, total = x, np.zeros_like(x)
+        for layer in self._layers:
+            fns = layer_functions(layer)
+            total = total + fns.log_df(z)
+            z = fns.f(z)
+        return z, total
+
+    def _chain_mp(self, x: Any, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+        """``(F(x), log F'(x))`` at ``dps`` digits, guard digits grown until the conditioning is covered."""
+        dps = check_dps(dps)
+        with mpmath.workdps(dps + 10):
+            start = to_mpf(x, "x")
+        if not mpmath.isfinite(start):
+            return start, mpmath.mpf("nan")
+        work = working_dps(dps, abs(start) + _mp(self.displacement_bound()), len(self))
+        while True:
+            with mpmath.workdps(work):
+                chain, logs = forward_chain_mp(self._layers, to_mpf(x, "x"))
+                needed = working_dps(dps, max(abs(v) for v in chain), len(self)) + conditioning_digits(logs)
+                if needed <= work:
+                    return chain[-1], mpmath.fsum(logs)
+            work = needed
+
+    # -- inverse -----------------------------------------------------------------------------------------------
+    def inverse(self, y: Any, dps: int | None = None, method: str = "newton") -> Any:
+        """:math:`x = F^{-1}(y)`, layer by layer in reverse order (:mod:`flowproof.inverse`).
+
+        With ``dps=N`` (one scalar), returns an :class:`~flowproof.inverse.InverseResult`: ``.x`` within
+        ``10**-N * max(1, |x|)`` of the true preimage, shown by ``.bracket``, with ``.residual`` and ``.steps``;
+        ``float(result)`` converts. ``method`` is ``"newton"`` (safeguarded, default) or ``"bisect"``.
+        """
+        method = check_method(method)
+        if dps is not None:
+            return invert_mp(self._layers, y, dps, method)
+        return _elementwise(y, "y", lambda v: self._inverse_float(v, method), nonfinite=lambda v: v)
+
+    def _inverse_float(self, y: np.ndarray, method: str = "newton") -> np.ndarray:
+        if method == "bisect":
+            with mpmath.workdps(17):  # the chapter's method, one point at a time: for reference, not speed
+                return np.array([float(invert_mp(self._layers, float(v), 17, "bisect").x) for v in y])
+        return invert_float(self._layers, y)
+
+    def inverse_and_log_det(self, y: Any, dps: int | None = None) -> tuple[Any, Any]:
+        """``(x, log_det(x))`` with :math:`x = F^{-1}(y)`: the forward map's log-derivative at the preimage."""
+        if dps is not None:
+            result = self.inverse(y, dps=dps)
+            return result, self._chain_mp(result.x, dps)[1]
+        x = self.inverse(y)
+        return x, self.log_det(x)
+
+    # -- density -----------------------------------------------------------------------------------------------
+    def log_prob(self, y: Any, dps: int | None = None) -> Any:
+        """:math:`\\log p_Y(y) = \\log p_X(x) - \\log F'(x)` at :math:`x = F^{-1}(y)`; :math:`-\\infty` at
+        :math:`\\pm\\infty`."""
+        if dps is not None:
+            x = self.inverse(y, dps=dps).x
+            if not mpmath.isfinite(x):
+                return x if mpmath.isnan(x) else mpmath.mpf("-inf")
+            log_det = self._chain_mp(x, dps)[1]
+            with mpmath.workdps(dps + 10):
+                return density.normal_log_pdf_mp(x) - log_det
+
+        def finite(v: np.ndarray) -> np.ndarray:
+            x = invert_float(self._layers, v)
+            return density.normal_log_pdf(x) - self._forward_float(x)[1]
+
+        return _elementwise(y, "y", finite, nonfinite=lambda v: np.where(np.isnan(v), v, -np.inf))
+
+    def cdf(self, y: Any, dps: int | None = None) -> Any:
+        """:math:`P(Y \\le y) = \\Phi(F^{-1}(y))` (:math:`F` is increasing)."""
+        if dps is not None:
+            x = self.inverse(y, dps=dps).x
+            with mpmath.workdps(dps + 10):
+                return density.normal_cdf_mp(x) if not mpmath.isnan(x) else x
+        return density.normal_cdf(self.inverse(y))
+
+    def icdf(self, u: Any, dps: int | None = None) -> Any:
+        """Quantile :math:`F(\\Phi^{-1}(u))` for :math:`u \\in [0, 1]` (float path: NaN outside)."""
+        if dps is not None:
+            dps = check_dps(dps)
+            with mpmath.workdps(dps + 10):
+                p = to_mpf(u, "u")
+                if mpmath.isnan(p):
+                    return p
+                if not 0 <= p <= 1:
+                    raise ValueError(f"u must lie in [0, 1], got {mpmath.nstr(p, 10)}")
+            with mpmath.workdps(dps + 10 + max(0, -int(mpmath.log10(min(p, 1 - p) or 1)))):
+                p = to_mpf(u, "u")
+            return self.forward(density.normal_icdf_mp(p, dps + 10), dps=dps)
+        arr = as_float_array(u, "u")
+        return self.forward(density.normal_icdf(arr))
+
+    def sample(self, n: int, seed: Any = None) -> np.ndarray:
+        """``n`` draws of :math:`Y = F(X)`, :math:`X \\sim \\mathcal{N}(0, 1)`, as float64
+        (``seed`` goes to :func:`numpy.random.default_rng`)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be a whole number of samples, got {type(n).__name__} {n!r}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        return self.forward(np.random.default_rng(seed).standard_normal(int(n)))
+
+
+def chapter_flow(K: Real = 6) -> Flow:
+    """The chapter's flow: :math:`f_k(z) = z + 0.32 \\sin(2 z + \\varphi_k)`, phases 0.3, 1.1, 2.0, 2.9, 4.1, 5.3,
+    all exact decimals, truncated to depth ``K`` in :math:`[0, 6]` (fractional ``K`` takes the next layer
+    partially).
+
+    >>> chapter_flow(2.5)[-1]
+    SineLayer(amplitude=4/25, frequency=2, phase=2)
+    """
+    full = Flow(SineLayer(CHAPTER_AMPLITUDE, CHAPTER_FREQUENCY, phase) for phase in CHAPTER_PHASES)
+    return full.truncate(K)
+
+
+def _mp(value: sp.Expr) -> mpmath.mpf:
+    return to_mpf(value)
+
+
+def _nan_like(v: np.ndarray) -> np.ndarray:
+    return np.full_like(v, np.nan)
+
+
+def _shaped(flat: np.ndarray, like: np.ndarray) -> Any:
+    out = flat.reshape(like.shape)
+    return out[()] if out.ndim == 0 else out
+
+
+def _elementwise(values: Any, name: str, finite: Callable[[np.ndarray], np.ndarray],
+                 nonfinite: Callable[[np.ndarray], np.ndarray]) -> Any:
+    """Apply ``finite`` to the finite entries (vectorised) and ``nonfinite`` to the rest; keep the shape."""
+    arr = as_float_array(values, name)
+    flat = arr.ravel()
+    is_finite = np.isfinite(flat)
+    out = np.empty_like(flat)
+    if is_finite.any():
+        out[is_finite] = finite(flat[is_finite])
+    if not is_finite.all():
+        out[~is_finite] = nonfinite(flat[~is_finite])
+    return _shaped(out, arr)
+
+
