@@ -211,13 +211,18 @@ def forward_chain_mp(layers: Sequence[Layer], x: mpmath.mpf) -> tuple[list[mpmat
     return chain, logs
 
 
-def conditioning_digits(logs: Sequence[mpmath.mpf]) -> int:
-    r"""Digits lost to :math:`\max_k \prod_{j \le k} 1/f_j'` and :math:`\max_k \prod_{j > k} f_j'`."""
+def conditioning(logs: Sequence[mpmath.mpf]) -> mpmath.mpf:
+    r"""Error amplification along a chain with terms :math:`\log f_k'(z_{k-1})`: the larger of
+    :math:`\max_k \prod_{j \le k} 1/f_j'` (inverse direction) and :math:`\max_k \prod_{j > k} f_j'` (forward)."""
     prefix = [mpmath.mpf(0)]
     for term in logs:
         prefix.append(prefix[-1] + term)
-    worst = max(-min(prefix), max(prefix[-1] - p for p in prefix))
-    return int(mpmath.ceil(worst / mpmath.log(10))) if worst > 0 else 0
+    return mpmath.exp(max(-min(prefix), max(prefix[-1] - p for p in prefix)))
+
+
+def conditioning_digits(logs: Sequence[mpmath.mpf]) -> int:
+    """Decimal digits lost to :func:`conditioning`."""
+    return max(0, int(mpmath.ceil(mpmath.log10(conditioning(logs)))))
 
 
 def invert_mp(layers: Sequence[Layer], y_value: Any, dps: int, method: str = "newton") -> InverseResult:

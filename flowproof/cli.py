@@ -1,0 +1,116 @@
+"""The ``flowproof`` command: a thin layer over :mod:`flowproof.verify`.
+
+``flowproof verify`` proves and checks the chapter's flow at depths 0..6 and 2.5; ``--phases``, ``--amplitude``,
+``--frequency`` describe a sine flow of your own, ``--depth`` picks the depths, ``--dps`` the digits, and ``--json``
+prints a machine-readable report. Exit status: 0 all checks pass, 1 a check failed, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+from .exact import exact_depth
+from .flow import CHAPTER_AMPLITUDE, CHAPTER_FREQUENCY, CHAPTER_PHASES, Flow
+from .layers import SineLayer
+from .verify import Check, verify_flow
+
+
+class UsageError(Exception):
+    """Bad command-line usage: reported in one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="flowproof", description="Prove and compute normalizing flows of invertible 1D layers.")
+    parser.add_argument("--version", action="version", version=f"flowproof {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    verify = commands.add_parser("verify", help="prove and check a sine flow at several depths",
+                                 description="Prove and check f_k(z) = z + a sin(w z + phi_k) stacked K deep.")
+    verify.add_argument("--phases", default=",".join(CHAPTER_PHASES),
+                        help="comma-separated phases phi_k, exact decimals (default: the chapter's six)")
+    verify.add_argument("--amplitude", default=CHAPTER_AMPLITUDE, help="amplitude a (default 0.32)")
+    verify.add_argument("--frequency", default=str(CHAPTER_FREQUENCY), help="frequency w (default 2)")
+    verify.add_argument("--depth", default=None,
+                        help="comma-separated depths K to verify, fractional allowed (default 0..n and 2.5)")
+    verify.add_argument("--dps", default="50", help="decimal digits for the high-precision checks (default 50)")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    return parser
+
+
+def _flow(args: argparse.Namespace) -> Flow:
+    phases = [p.strip() for p in args.phases.split(",")] if args.phases.strip() else []
+    if any(not p for p in phases):
+        raise UsageError(f"--phases has an empty entry: {args.phases!r}")
+    return Flow(SineLayer(args.amplitude, args.frequency, phase) for phase in phases)
+
+
+def _depths(args: argparse.Namespace, flow: Flow) -> list[Any] | None:
+    if args.depth is None:
+        return None
+    depths = []
+    for text in args.depth.split(","):
+        k = exact_depth(text.strip(), "--depth")
+        if k > len(flow):
+            raise UsageError(f"--depth {text.strip()} is deeper than the {len(flow)} layers given by --phases")
+        depths.append(k)
+    return depths
+
+
+def _dps(text: str) -> int:
+    try:
+        dps = int(text)
+    except ValueError:
+        raise UsageError(f"--dps must be a whole number of digits, got {text!r}") from None
+    if not 15 <= dps <= 1000:
+        raise UsageError(f"--dps must be between 15 and 1000, got {dps}")
+    return dps
+
+
+def _line(depth: str, check: Check) -> str:
+    mark = "ok  " if check.passed else "FAIL"
+    return f"K={depth:<5} {mark} {check.name:<28} {check.summary}  [{check.method}; {check.seconds:.2f}s]"
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    flow = _flow(args)
+    depths = _depths(args, flow)
+    dps = _dps(args.dps)
+    out = sys.stderr if args.json else sys.stdout
+    print(f"flowproof verify: {len(flow)} layers f_k(z) = z + {args.amplitude} sin({args.frequency} z + phi_k), "
+          f"phases {args.phases}; {dps} digits", file=out, flush=True)
+    start = time.perf_counter()
+    report = verify_flow(flow, depths, dps, progress=lambda d, c: print(_line(d, c), file=out, flush=True))
+    checks = [c for d in report.depths for c in d.checks]
+    failed = [f"K={d.depth} {c.name}" for d in report.depths for c in d.checks if not c.passed]
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed over {len(report.depths)} depths in "
+          f"{time.perf_counter() - start:.1f}s" + (f"; FAILED: {', '.join(failed)}" if failed else ""),
+          file=out, flush=True)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    return 0 if report.passed else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return run_verify(args)
+    except (UsageError, ValueError, TypeError) as err:
+        print(f"flowproof: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("flowproof: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

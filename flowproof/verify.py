@@ -1,0 +1,306 @@
+r"""Every check of a flow as a small function returning a :class:`Check`, and the report over depths.
+
+Checks per depth :math:`K` (each says how it was established):
+
+* ``chain rule`` and ``log-density``: proved in SymPy (:mod:`flowproof.symbolic`), plus the float form of each
+  :math:`f_k'` proved equal to the derivative;
+* ``expression vs evaluation``: the lambdified mpmath chain against SymPy's own ``evalf`` of the nested
+  :math:`F_K` and :math:`F_K'` at ``dps`` digits (small :math:`K`);
+* ``float64 vs mpmath``: the numpy functions against ``dps``-digit mpmath, errors in units of
+  :math:`2^{-52}\max(1, |v|)`; the inverse against the exact preimage of each float;
+* ``inverse round trip``: :math:`F(F^{-1}(y)) = y` at ``dps`` digits with a sign-checked bracket;
+* ``density by the CDF route``: :math:`\frac{d}{dy}\Phi(F^{-1}(y))` by numerical differentiation at ``dps``
+  digits equals :math:`\exp(\log p_Y(y))`;
+* ``invertibility``: :math:`F' \ge \prod_k (1 - |a_k w_k|) > 0`, exact, and the bound checked on a grid;
+* ``normalisation``: :math:`\int p_Y\,dy = 1` to ``1e-12``: Gauss-Legendre panels in :math:`y` through the
+  inverse, the panel error estimated by halving, the tails bounded analytically,
+  :math:`\int_{|y| > T} p_Y \le 2\Phi(-(T - D))` since :math:`|F(x) - x| \le D`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from . import symbolic
+from .flow import Flow
+from .inverse import check_dps, conditioning, forward_chain_mp
+
+__all__ = ["Check", "DepthReport", "Report", "default_depths", "verify_depth", "verify_flow"]
+
+ULP = 2.0**-52
+NORMALISATION_TOL = 1e-12
+FLOAT_TOL_ULP = 64.0
+#: Where the float64 and high-precision paths are compared: the bulk, and the tails.
+SAMPLE_X = (*np.linspace(-4.0, 4.0, 17), 1e3, -1e8, 1e12)
+
+
+@dataclass
+class Check:
+    """One check: its name, whether it passed, how it was established, and the evidence."""
+
+    name: str
+    passed: bool
+    method: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class DepthReport:
+    depth: str
+    checks: list[Check]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+@dataclass
+class Report:
+    flow: str
+    dps: int
+    depths: list[DepthReport]
+
+    @property
+    def passed(self) -> bool:
+        return all(d.passed for d in self.depths)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["passed"] = self.passed
+        for depth, entry in zip(self.depths, out["depths"]):
+            entry["passed"] = depth.passed
+        return out
+
+
+def _timed(fn: Callable[..., Check]) -> Callable[..., Check]:
+    def run(*args: Any, **kwargs: Any) -> Check:
+        start = time.perf_counter()
+        check = fn(*args, **kwargs)
+        check.seconds = round(time.perf_counter() - start, 4)
+        return check
+
+    run.__name__, run.__doc__ = fn.__name__, fn.__doc__
+    return run
+
+
+@_timed
+def check_chain_rule(flow: Flow) -> Check:
+    """The chain rule, proved symbolically."""
+    proof = symbolic.prove_chain_rule(flow)
+    return Check("chain rule", proof.holds, proof.method, {"steps": list(proof.steps)},
+                 "proved" if proof.holds else "NOT proved")
+
+
+@_timed
+def check_log_density(flow: Flow) -> Check:
+    """The summed log-density, proved symbolically, and each float form of f' proved equal to f'."""
+    proof = symbolic.prove_log_density(flow)
+    forms = [symbolic.prove_derivative_form(layer) for layer in flow]
+    holds = proof.holds and all(forms)
+    steps = [*proof.steps, f"float forms of f_k' equal d/dz f_k for all {len(forms)} layers: "
+             f"{'shown' if all(forms) else 'FAILED'}"]
+    return Check("log-density", holds, proof.method, {"steps": steps}, "proved" if holds else "NOT proved")
+
+
+@_timed
+def check_expression_evaluation(flow: Flow, dps: int, max_depth: int = 6) -> Check:
+    """Lambdified mpmath chain vs SymPy evalf of the nested expression and its derivative."""
+    if len(flow) > max_depth:
+        return Check("expression vs evaluation", True, "skipped (nested form too large)",
+                     {"skipped": True}, f"skipped for K > {max_depth}")
+    d = symbolic.derivation(flow)
+    worst = mpmath.mpf(0)
+    points = ("-2.5", "-0.7", "0", "0.3", "1.9")
+    with mpmath.workdps(dps + 10):
+        for text in points:
+            exact_x = sp.Rational(text)
+            y_ref = mpmath.mpf(sp.N(d.composed.xreplace({d.x: exact_x}), dps + 10))
+            ld_ref = mpmath.log(mpmath.mpf(sp.N(d.derivative.xreplace({d.x: exact_x}), dps + 10)))
+            y, ld = flow.forward_and_log_det(text, dps=dps)
+            worst = max(worst, abs(y - y_ref) / max(1, abs(y_ref)), abs(ld - ld_ref) / max(1, abs(ld_ref)))
+        agreed = _digits(worst)
+    passed = agreed >= dps - 2
+    return Check("expression vs evaluation", passed, f"SymPy evalf of nested F and F' at {dps} digits",
+                 {"points": list(points), "digits_agreed": agreed}, f"{agreed} digits agreed")
+
+
+@_timed
+def check_float_vs_mp(flow: Flow, dps: int) -> Check:
+    """float64 forward, log_det, inverse and log_prob against dps-digit mpmath.
+
+    Errors are in units of :math:`2^{-52} \max(1, |v|, |x|)\,\kappa`: :math:`|x|` because a float64 chain
+    cannot hold an intermediate :math:`z_k` closer than an ulp of :math:`|x|` (at :math:`x = 10^{12}` that alone
+    moves :math:`\log F'` by about :math:`10^{-4}`), and :math:`\kappa \ge 1` the amplification of rounding
+    along the chain (:func:`flowproof.inverse.conditioning`, e.g. :math:`1/F'` for the inverse), which no
+    float64 method with a plain residual avoids.
+    """
+    x = np.array(SAMPLE_X)
+    y, ld = flow.forward_and_log_det(x)
+    x_back = flow.inverse(y)
+    lp = flow.log_prob(y)
+    errors = {"forward": 0.0, "log_det": 0.0, "inverse": 0.0, "log_prob": 0.0}
+    worst_kappa = 1.0
+    for i in range(x.size):
+        ref_y, ref_ld = flow.forward_and_log_det(float(x[i]), dps=dps)
+        ref_x = flow.inverse(float(y[i]), dps=dps).x  # the exact preimage of the float y
+        ref_lp = flow.log_prob(float(y[i]), dps=dps)
+        with mpmath.workdps(20):
+            kappa = max(float(conditioning(forward_chain_mp(flow, mpmath.mpf(float(x[i])))[1])), 1.0)
+        worst_kappa = max(worst_kappa, kappa)
+        for key, got, ref in (("forward", y[i], ref_y), ("log_det", ld[i], ref_ld), ("inverse", x_back[i], ref_x),
+                              ("log_prob", lp[i], ref_lp)):
+            scale = max(1, abs(ref), abs(x[i])) * kappa
+            errors[key] = max(errors[key], float(abs(mpmath.mpf(float(got)) - ref) / scale) / ULP)
+    passed = all(e <= FLOAT_TOL_ULP for e in errors.values())
+    text = ", ".join(f"{k} {v:.2g}" for k, v in errors.items())
+    return Check("float64 vs mpmath", passed, f"numpy lambdified vs {dps}-digit mpmath at {x.size} points "
+                 f"(tails to 1e12); error / (2^-52 max(1,|v|,|x|) kappa) <= {FLOAT_TOL_ULP:g}",
+                 {"max_scaled_ulp": errors, "max_kappa": worst_kappa, "points": x.size},
+                 f"max ulp: {text} (kappa <= {worst_kappa:.3g})")
+
+
+@_timed
+def check_inverse_round_trip(flow: Flow, dps: int) -> Check:
+    """F(F^{-1}(y)) = y at dps digits; each preimage bracketed by a sign change of F - y."""
+    points = ("-3.1", "-0.4", "0", "0.25", "1.7", "1e3", "-1e8")
+    worst_residual, worst_width, steps = mpmath.mpf(0), mpmath.mpf(0), 0
+    ok = True
+    for text in points:
+        result = flow.inverse(text, dps=dps)
+        lo, hi = result.bracket
+        with mpmath.workdps(result.working_dps):
+            y = mpmath.mpf(text)
+            back = flow.forward(result.x, dps=result.working_dps)
+            scale = max(1, abs(y))
+            ok &= lo <= result.x <= hi and abs(back - y) <= scale * mpmath.mpf(10) ** (5 - dps)
+            worst_residual = max(worst_residual, abs(back - y) / scale)
+            worst_width = max(worst_width, (hi - lo) / max(1, abs(result.x)))
+        steps += result.steps
+    evidence = {"points": list(points), "max_relative_residual": mpmath.nstr(worst_residual, 3),
+                "max_relative_bracket_width": mpmath.nstr(worst_width, 3), "steps": steps}
+    return Check(f"inverse round trip ({dps} digits)", bool(ok), "safeguarded Newton per layer, sign-checked bracket",
+                 evidence, f"residual <= {mpmath.nstr(worst_residual, 2)}, bracket width <= "
+                           f"{mpmath.nstr(worst_width, 2)}, {steps} steps")
+
+
+@_timed
+def check_cdf_route_density(flow: Flow, dps: int) -> Check:
+    """p_Y = d/dy Phi(F^{-1}(y)) by numerical differentiation vs exp(log_prob)."""
+    points = ("-1.3", "0.2", "2.1")
+    work = max(30, dps // 2)
+    worst = mpmath.mpf(0)
+    for text in points:
+        with mpmath.workdps(work):
+            numeric = mpmath.diff(lambda v: mpmath.ncdf(flow.inverse(v, dps=mpmath.mp.dps + 5).x), mpmath.mpf(text))
+            formula = mpmath.exp(flow.log_prob(text, dps=work))
+            worst = max(worst, abs(numeric / formula - 1))
+    agreed = _digits(worst)
+    return Check("density by the CDF route", agreed >= work - 8, f"mpmath.diff of Phi(F^-1(y)) at {work} digits",
+                 {"points": list(points), "digits_agreed": agreed}, f"{agreed} digits agreed")
+
+
+@_timed
+def check_invertibility(flow: Flow) -> Check:
+    """F' >= prod_k m_k > 0 exactly; the per-layer bound is checked (and nearly attained) on a grid."""
+    proof = symbolic.prove_invertibility(flow)
+    z = np.linspace(-8.0, 8.0, 20001)
+    slack = []
+    from .numeric import layer_functions
+
+    for layer in flow:
+        lowest = float(np.min(layer_functions(layer).df(z)))
+        bound = float(layer.derivative_lower_bound())
+        slack.append(lowest - bound)
+    grid_ok = all(s >= -1e-12 for s in slack)
+    bound = flow.derivative_lower_bound()
+    evidence = {"bound": str(bound), "bound_float": float(bound), "steps": list(proof.steps),
+                "grid_min_minus_bound": slack}
+    return Check("invertibility", proof.holds and grid_ok, proof.method + "; grid check of each f'", evidence,
+                 f"F' >= {bound} = {float(bound):.4g} > 0")
+
+
+@_timed
+def check_normalisation(flow: Flow, nodes: int = 16, finest: float = 2.0**-12) -> Check:
+    """The integral of p_Y over R is 1 to 1e-12 (y-space Gauss-Legendre through the inverse, tails bounded).
+
+    The panel edges are the images :math:`F(x_j)` of an even grid in :math:`x`, so panels are narrow exactly
+    where :math:`F'` is small, i.e. where :math:`p_Y` peaks; inside each panel the nodes are in :math:`y` and
+    :math:`p_Y` is evaluated through the inverse. The grid is halved until two widths agree to 1e-13. Beyond the
+    outer edges :math:`[\ell, h]`, :math:`P(Y > h) \le P(X > h - D)` and :math:`P(Y < \ell) \le P(X < \ell + D)`.
+    """
+    d = float(flow.displacement_bound())
+    t = 9.0 + 2.0 * d
+    u, w = np.polynomial.legendre.leggauss(nodes)
+
+    def integral(width: float) -> tuple[float, float]:
+        edges = flow.forward(np.linspace(-t, t, int(math.ceil(2 * t / width)) + 1))
+        half = np.diff(edges)[:, None] / 2
+        ys = (edges[:-1, None] + half) + half * u[None, :]
+        tail = 0.5 * math.erfc((edges[-1] - d) / math.sqrt(2)) + 0.5 * math.erfc(-(edges[0] + d) / math.sqrt(2))
+        return float(np.sum(np.exp(flow.log_prob(ys)) * half * w[None, :])), tail
+
+    width = 0.25
+    (coarse, tail), (fine, _) = integral(width), integral(width / 2)
+    while abs(fine - coarse) > 1e-13 and width / 2 > finest:
+        width /= 2
+        coarse, (fine, _) = fine, integral(width / 2)
+    estimate = abs(fine - coarse)
+    passed = abs(fine - 1.0) + tail <= NORMALISATION_TOL and estimate <= NORMALISATION_TOL
+    evidence = {"integral": fine, "minus_one": fine - 1.0, "panel_error_estimate": estimate, "tail_bound": tail,
+                "x_grid": [-t, t], "x_grid_width": width / 2, "nodes_per_panel": nodes}
+    return Check("normalisation", passed, f"{nodes}-point Gauss-Legendre on y-panels F(x_j), x-grid {width / 2:g}, "
+                 "through the float64 inverse; tails bounded analytically", evidence,
+                 f"integral - 1 = {fine - 1.0:.1e} (panel error {estimate:.0e}, tails <= {tail:.0e})")
+
+
+def _runs(flow: Flow, dps: int) -> list[Callable[[], Check]]:
+    return [lambda: check_chain_rule(flow), lambda: check_log_density(flow),
+            lambda: check_expression_evaluation(flow, dps), lambda: check_float_vs_mp(flow, dps),
+            lambda: check_inverse_round_trip(flow, dps), lambda: check_cdf_route_density(flow, dps),
+            lambda: check_invertibility(flow), lambda: check_normalisation(flow)]
+
+
+def verify_depth(flow: Flow, dps: int = 50) -> list[Check]:
+    """All checks for one (already truncated) flow."""
+    return [run() for run in _runs(flow, dps)]
+
+
+def default_depths(n_layers: int) -> list[sp.Rational]:
+    """``0, 1, ..., n`` and one fractional depth (2.5 for six layers)."""
+    depths = [sp.Integer(k) for k in range(n_layers + 1)]
+    if n_layers >= 1:
+        depths.append(min(sp.Rational(5, 2), sp.Rational(2 * n_layers - 1, 2)))
+    return depths
+
+
+def verify_flow(flow: Flow, depths: Sequence[Any] | None = None, dps: int = 50,
+                progress: Callable[[str, Check], None] | None = None) -> Report:
+    """Verify ``flow.truncate(K)`` for each depth; ``progress(depth, check)`` is called as each check finishes."""
+    dps = check_dps(dps)
+    depths = default_depths(len(flow)) if depths is None else list(depths)
+    truncated = [(str(sp.nsimplify(k)) if not isinstance(k, str) else k, flow.truncate(k)) for k in depths]
+    reports = []
+    for label, sub in truncated:
+        checks = []
+        for run in _runs(sub, dps):
+            checks.append(run())
+            if progress is not None:
+                progress(label, checks[-1])
+        reports.append(DepthReport(label, checks))
+    return Report(repr(flow), dps, reports)
+
+
+def _digits(relative_error: Any) -> int:
+    if relative_error == 0:
+        return 10**6
+    return max(0, int(-mpmath.log10(relative_error)))
