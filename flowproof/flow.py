@@ -20,9 +20,8 @@ Every method has two paths:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Callable, overload
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, overload
 
 import mpmath
 import numpy as np
@@ -30,8 +29,15 @@ import sympy as sp
 
 from . import density
 from .exact import Real, exact_depth, to_mpf
-from .inverse import (InverseResult, check_dps, check_method, conditioning_digits, forward_chain_mp, invert_float,
-                      invert_mp, working_dps)
+from .inverse import (
+    check_dps,
+    check_method,
+    conditioning_digits,
+    forward_chain_mp,
+    invert_float,
+    invert_mp,
+    working_dps,
+)
 from .layers import Layer, SineLayer
 from .numeric import as_float_array, layer_functions
 

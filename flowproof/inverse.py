@@ -17,8 +17,9 @@ sign change :math:`F(\ell) \le y \le F(h)` (valid since :math:`F` is increasing)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import mpmath
 import numpy as np

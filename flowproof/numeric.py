@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -114,11 +115,11 @@ def _two_product_error(a: float, b: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Exact ``a*b - p`` for ``p = fl(a*b)`` (Veltkamp/Dekker); 0 where the split would overflow."""
     split = 134217729.0  # 2**27 + 1
     with np.errstate(all="ignore"):
-        t = split * a
-        a_hi = t - (t - a)
+        ta = split * a
+        a_hi = ta - (ta - a)
         a_lo = a - a_hi
-        t = split * b
-        b_hi = t - (t - b)
+        tb = split * b
+        b_hi = tb - (tb - b)
         b_lo = b - b_hi
         err = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
     return np.where(np.isfinite(err), err, 0.0)

@@ -214,7 +214,7 @@ def prove_log_density(flow: Flow) -> Proof:
     positive = [sp.Dummy(f"d{k}", positive=True) for k in range(len(flow))]
     log_product = sp.expand_log(sp.log(sp.Mul(*positive)))
     step4 = sp.expand(log_product - sp.Add(*(sp.log(p) for p in positive))) == 0
-    claimed = d.log_density.xreplace(dict(zip(d.layer_derivatives, positive))).xreplace({d.z[0]: x})
+    claimed = d.log_density.xreplace(dict(zip(d.layer_derivatives, positive, strict=True))).xreplace({d.z[0]: x})
     derived = log_p.xreplace({dF: sp.Mul(*positive)})
     derived = sp.expand_log(derived)
     step5 = sp.expand(sp.expand_log(derived - claimed)) == 0

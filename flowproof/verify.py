@@ -77,7 +77,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["passed"] = self.passed
-        for depth, entry in zip(self.depths, out["depths"]):
+        for depth, entry in zip(self.depths, out["depths"], strict=True):
             entry["passed"] = depth.passed
         return out
 
@@ -136,7 +136,7 @@ def check_expression_evaluation(flow: Flow, dps: int, max_depth: int = 6) -> Che
 
 @_timed
 def check_float_vs_mp(flow: Flow, dps: int) -> Check:
-    """float64 forward, log_det, inverse and log_prob against dps-digit mpmath.
+    r"""float64 forward, log_det, inverse and log_prob against dps-digit mpmath.
 
     Errors are in units of :math:`2^{-52} \max(1, |v|, |x|)\,\kappa`: :math:`|x|` because a float64 chain
     cannot hold an intermediate :math:`z_k` closer than an ulp of :math:`|x|` (at :math:`x = 10^{12}` that alone
@@ -231,7 +231,7 @@ def check_invertibility(flow: Flow) -> Check:
 
 @_timed
 def check_normalisation(flow: Flow, nodes: int = 16, finest: float = 2.0**-12) -> Check:
-    """The integral of p_Y over R is 1 to 1e-12 (y-space Gauss-Legendre through the inverse, tails bounded).
+    r"""The integral of p_Y over R is 1 to 1e-12 (y-space Gauss-Legendre through the inverse, tails bounded).
 
     The panel edges are the images :math:`F(x_j)` of an even grid in :math:`x`, so panels are narrow exactly
     where :math:`F'` is small, i.e. where :math:`p_Y` peaks; inside each panel the nodes are in :math:`y` and
