@@ -145,9 +145,8 @@ class Flow(Sequence[Layer]):
     def _forward_float(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z, total = x, np.zeros_like(x)
         for layer in self._layers:
-            fns = layer_functions(layer)
-            total = total + fns.log_df(z)
-            z = fns.f(z)
+            z, log_df = layer_functions(layer).f_and_log_df(z)
+            total = total + log_df
         return z, total
 
     def _chain_mp(self, x: Any, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:

@@ -123,9 +123,8 @@ def _solve_layer_float(layer: Layer, y: np.ndarray) -> np.ndarray:
     for _ in range(2200):
         if active.size == 0:
             break
-        fx = fns.f(x)
+        fx, d = fns.f_and_slope(x)
         r = fx - y
-        d = fns.df(x)
         lo, lo_seen = np.where(r < 0, x, lo), lo_seen | (r < 0)
         hi, hi_seen = np.where(r > 0, x, hi), hi_seen | (r > 0)
         with np.errstate(all="ignore"):

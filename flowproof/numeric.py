@@ -15,7 +15,6 @@ Nothing here is a second hand-written copy of a formula: change the expression a
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,25 +23,27 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
-from sympy.utilities.lambdify import implemented_function
 
 from .layers import Layer
 
-__all__ = ["LayerFunctions", "Z", "as_float_array", "float_form", "layer_functions"]
+__all__ = ["FloatKernel", "LayerFunctions", "Z", "affine_sincos", "as_float_array", "layer_functions"]
 
 #: The symbol every layer expression is written in.
 Z = sp.Symbol("z", real=True)
 
-_names = itertools.count()
-
-
 @dataclass(frozen=True)
 class LayerFunctions:
-    """A layer's :math:`f, f', \\log f'` as numpy (float64) and mpmath callables."""
+    r"""A layer's :math:`f, f', \log f'` as numpy (float64) and mpmath callables.
+
+    ``f_and_slope`` returns :math:`(f, f')` with :math:`f'` as plain ``diff`` (for Newton steps, sharing one
+    sin/cos evaluation with :math:`f`); ``f_and_log_df`` returns :math:`(f, \log f')` in one pass.
+    """
 
     f: Callable[[np.ndarray], np.ndarray]
     df: Callable[[np.ndarray], np.ndarray]
     log_df: Callable[[np.ndarray], np.ndarray]
+    f_and_slope: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
     f_mp: Callable[[Any], Any]
     df_mp: Callable[[Any], Any]
     log_df_mp: Callable[[Any], Any]
@@ -50,55 +51,92 @@ class LayerFunctions:
 
 @lru_cache(maxsize=4096)
 def layer_functions(layer: Layer) -> LayerFunctions:
-    """Lambdify ``layer``'s :math:`f, f', \\log f'` (cached per layer; layers are immutable)."""
+    r"""Lambdify ``layer``'s :math:`f, f', \log f'` (cached per layer; layers are immutable)."""
     f = layer.expr(Z)
     df = layer.derivative_expr(Z)
     log_df = sp.log(df)
+    single = lambda expr: _unpack(FloatKernel((expr,)))  # noqa: E731
     return LayerFunctions(
-        f=_numpy(f),
-        df=_numpy(df),
-        log_df=_numpy(log_df),
+        f=single(f),
+        df=single(df),
+        log_df=single(log_df),
+        f_and_slope=FloatKernel((f, sp.diff(f, Z))),
+        f_and_log_df=FloatKernel((f, log_df)),
         f_mp=sp.lambdify(Z, f, modules="mpmath"),
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
         log_df_mp=sp.lambdify(Z, log_df, modules="mpmath"),
     )
 
 
-def _numpy(expr: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
-    fn = sp.lambdify(Z, float_form(expr, Z), modules="numpy")
-    if not expr.has(Z):  # a constant: lambdify would return a scalar for an array
-        return lambda z: np.full_like(z, fn(z), dtype=np.float64)
-    return fn
+def _unpack(kernel: FloatKernel) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda z: kernel(z)[0]
 
 
-def float_form(expr: sp.Expr, z: sp.Symbol) -> sp.Expr:
-    """Rewrite ``sin``/``cos`` of affine arguments in ``z`` into accurate float64 implementations."""
+class FloatKernel:
+    r"""float64 evaluation of several expressions in :math:`z` at once, for numpy arrays.
 
-    def affine(node: sp.Basic) -> tuple[sp.Expr, sp.Expr] | None:
-        if not isinstance(node, (sp.sin, sp.cos)):
-            return None
-        poly = sp.Poly(node.args[0], z) if node.args[0].is_polynomial(z) else None
-        if poly is None or poly.degree() != 1:
-            return None
-        w, phi = poly.all_coeffs()
-        return (w, phi) if w.is_number and phi.is_number else None
+    Every :math:`\sin` or :math:`\cos` of an affine argument :math:`u = w z + arphi` becomes a *trig atom*,
+    evaluated once per call by angle addition (:func:`affine_sincos`) however many expressions use it. Where the
+    half argument :math:`u/2` is an atom too, :math:`\sin u = 2 \sinrac u2 \cosrac u2` and
+    :math:`\cos u = \cos^2rac u2 - \sin^2rac u2` reuse it (exact identities; the error stays within a few
+    ulp of 1). The rest is ``sympy.lambdify(..., "numpy", cse=True)``.
+    """
 
-    def rewrite(node: sp.Basic) -> sp.Expr:
-        w, phi = affine(node)  # type: ignore[misc]
-        impl = _affine_trig("sin" if isinstance(node, sp.sin) else "cos", w, phi)
-        return implemented_function(f"_trig_affine_{next(_names)}", impl)(z)
+    def __init__(self, exprs: tuple[sp.Expr, ...]) -> None:
+        self.exprs = exprs
+        args = sorted({a for e in exprs for a in _affine_arguments(e)}, key=sp.default_sort_key)
+        halves = {u: u / 2 for u in args if sp.expand(u / 2) in {sp.expand(v) for v in args}}
+        atoms = [u for u in args if u not in halves]
+        sines = sp.symbols(f"s0:{len(atoms)}", real=True)
+        cosines = sp.symbols(f"c0:{len(atoms)}", real=True)
+        table: dict[sp.Basic, sp.Expr] = {}
+        for u, s, c in zip(atoms, sines, cosines, strict=True):
+            table[sp.sin(u)], table[sp.cos(u)] = s, c
+        for u, half in halves.items():
+            s, c = table[sp.sin(sp.expand(half))], table[sp.cos(sp.expand(half))]
+            table[sp.sin(u)], table[sp.cos(u)] = 2 * s * c, c**2 - s**2
+        replaced = [e.xreplace(table) for e in exprs]
+        left = [n for e in replaced for n in e.atoms(sp.sin, sp.cos) if n.has(Z)]
+        if left:
+            raise ValueError(f"cannot evaluate {left[0]} accurately in float64 (argument not affine in z)")
+        self._trig = [affine_sincos(*_coefficients(u)) for u in atoms]
+        self._fn = sp.lambdify((Z, *sines, *cosines), replaced, modules="numpy", cse=True)
 
-    return expr.replace(lambda node: affine(node) is not None, rewrite)
+    def __call__(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
+        pairs = [trig(z) for trig in self._trig]
+        values = self._fn(z, *(s for s, _ in pairs), *(c for _, c in pairs))
+        return tuple(v if np.shape(v) == np.shape(z) else np.full_like(z, v) for v in values)
 
 
-def _affine_trig(kind: str, w: sp.Expr, phi: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
-    r"""float64 :math:`\sin(w z + \varphi)` or :math:`\cos(w z + \varphi)` for exact :math:`w, \varphi`."""
+def _affine_arguments(expr: sp.Expr) -> set[sp.Expr]:
+    return {sp.expand(node.args[0]) for node in expr.atoms(sp.sin, sp.cos)
+            if node.has(Z) and _coefficients(node.args[0]) is not None}
+
+
+def _coefficients(u: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    if not u.is_polynomial(Z):
+        return None
+    poly = sp.Poly(u, Z)
+    if poly.degree() != 1:
+        return None
+    w, phi = poly.all_coeffs()
+    return (w, phi) if w.is_number and phi.is_number else None
+
+
+def affine_sincos(w: sp.Expr, phi: sp.Expr) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    r"""float64 :math:`(\sin(w z + arphi), \cos(w z + arphi))` for exact :math:`w, arphi`.
+
+    :math:`A = \mathrm{fl}(w_{hi} z)`, then :math:`\sin(A + arphi) = \sin A \cosarphi + \cos A \sinarphi`
+    with :math:`\cosarphi, \sinarphi` rounded once from exact values, and the product's rounding error
+    :math:`e = w z - A` (exact two-product, plus :math:`w_{lo} z`) added to first order. Exact when :math:`w` is a
+    power of two, as for the chapter's :math:`w = 2`.
+    """
     w_hi = float(w)
     w_lo = float(sp.N(w - sp.Rational(w_hi), 30))
     cos_phi, sin_phi = float(sp.N(sp.cos(phi), 30)), float(sp.N(sp.sin(phi), 30))
     exact_product = w_lo == 0.0 and (w_hi == 0.0 or math.frexp(abs(w_hi))[0] == 0.5)
 
-    def trig(z: np.ndarray) -> np.ndarray:
+    def sincos(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a = w_hi * z
         sin_a, cos_a = np.sin(a), np.cos(a)
         s = sin_a * cos_phi + cos_a * sin_phi
@@ -106,9 +144,9 @@ def _affine_trig(kind: str, w: sp.Expr, phi: sp.Expr) -> Callable[[np.ndarray], 
         if not exact_product:  # sin(A + e) = sin A + e cos A for the tiny product error e
             e = _two_product_error(w_hi, z, a) + w_lo * z
             s, c = s + e * c, c - e * s
-        return s if kind == "sin" else c
+        return s, c
 
-    return trig
+    return sincos
 
 
 def _two_product_error(a: float, b: np.ndarray, p: np.ndarray) -> np.ndarray:
