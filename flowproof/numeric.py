@@ -42,8 +42,8 @@ class LayerFunctions:
     f: Callable[[np.ndarray], np.ndarray]
     df: Callable[[np.ndarray], np.ndarray]
     log_df: Callable[[np.ndarray], np.ndarray]
-    f_and_slope: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-    f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    f_and_slope: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+    f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_mp: Callable[[Any], Any]
     df_mp: Callable[[Any], Any]
     log_df_mp: Callable[[Any], Any]
@@ -104,7 +104,7 @@ class FloatKernel:
 
     def __call__(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
         pairs = [trig(z) for trig in self._trig]
-        values = self._fn(z, *(s for s, _ in pairs), *(c for _, c in pairs))
+        values: list[Any] = self._fn(z, *(s for s, _ in pairs), *(c for _, c in pairs))
         return tuple(v if np.shape(v) == np.shape(z) else np.full_like(z, v) for v in values)
 
 
