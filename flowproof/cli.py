@@ -48,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _flow(args: argparse.Namespace) -> Flow:
-    phases = [p.strip() for p in args.phases.split(",")] if args.phases.strip() else []
+    phases = [p.strip() for p in args.phases.split(",")]
     if any(not p for p in phases):
-        raise UsageError(f"--phases has an empty entry: {args.phases!r}")
+        raise UsageError(f"--phases needs comma-separated numbers, one per layer, got {args.phases!r}")
     return Flow(SineLayer(args.amplitude, args.frequency, phase) for phase in phases)
 
 
@@ -62,7 +62,7 @@ def _depths(args: argparse.Namespace, flow: Flow) -> list[Any] | None:
         k = exact_depth(text.strip(), "--depth")
         if k > len(flow):
             raise UsageError(f"--depth {text.strip()} is deeper than the {len(flow)} layers given by --phases")
-        depths.append(k)
+        depths.append(text.strip())
     return depths
 
 
@@ -82,9 +82,12 @@ def _line(depth: str, check: Check) -> str:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    flow = _flow(args)
-    depths = _depths(args, flow)
-    dps = _dps(args.dps)
+    try:
+        flow = _flow(args)
+        depths = _depths(args, flow)
+        dps = _dps(args.dps)
+    except (ValueError, TypeError) as err:  # the library's own word on a bad parameter
+        raise UsageError(str(err)) from None
     out = sys.stderr if args.json else sys.stdout
     print(f"flowproof verify: {len(flow)} layers f_k(z) = z + {args.amplitude} sin({args.frequency} z + phi_k), "
           f"phases {args.phases}; {dps} digits", file=out, flush=True)
@@ -104,12 +107,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return run_verify(args)
-    except (UsageError, ValueError, TypeError) as err:
+    except UsageError as err:
         print(f"flowproof: error: {err}", file=sys.stderr)
         return 2
+    except SystemExit as done:  # --help and --version
+        return int(done.code or 0)
     except KeyboardInterrupt:
         print("flowproof: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug, not bad usage: one line, and a non-zero status
+        print(f"flowproof: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

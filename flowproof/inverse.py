@@ -25,7 +25,7 @@ import mpmath
 import numpy as np
 
 from .exact import to_mpf
-from .numeric import layer_functions
+from .numeric import EXTENDED, layer_functions
 
 if TYPE_CHECKING:
     from .layers import Layer
@@ -102,11 +102,30 @@ def working_dps(dps: int, size: Any, depth: int) -> int:
 
 
 def invert_float(layers: Sequence[Layer], y: np.ndarray) -> np.ndarray:
-    """Vectorised float64 inverse of finite values ``y`` (1D), layer by layer in reverse order."""
+    """Vectorised float64 inverse of finite values ``y`` (1D), layer by layer in reverse order, then polished.
+
+    Layer by layer, each rounding of an intermediate :math:`z_k` is amplified by :math:`1/f_j'` of the layers
+    below (about 20 ulp at worst for the chapter's flow); one Newton step on the whole composition with the
+    residual :math:`F(x) - y` in extended precision (``numpy.longdouble``, where it is wider than float64)
+    brings the result to within about half an ulp of the exact preimage.
+    """
     z = y
     for layer in reversed(layers):
         z = _solve_layer_float(layer, z)
-    return z
+    return _polish(layers, z, y) if EXTENDED and layers else z
+
+
+def _polish(layers: Sequence[Layer], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One Newton step :math:`x - (F(x) - y)/F'(x)` with the chain carried in ``numpy.longdouble``."""
+    z = x.astype(np.longdouble)
+    slope = np.ones_like(z)
+    for layer in layers:
+        z, d = layer_functions(layer).f_and_slope_ext(z)
+        slope = slope * d
+    with np.errstate(all="ignore"):
+        step = (z - y.astype(np.longdouble)) / slope
+        polished = (x.astype(np.longdouble) - step).astype(np.float64)
+    return np.where(np.isfinite(polished), polished, x)
 
 
 def _solve_layer_float(layer: Layer, y: np.ndarray) -> np.ndarray:

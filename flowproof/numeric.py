@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
 
 from .layers import Layer
 
@@ -44,6 +45,7 @@ class LayerFunctions:
     log_df: Callable[[np.ndarray], np.ndarray]
     f_and_slope: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+    f_and_slope_ext: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_mp: Callable[[Any], Any]
     df_mp: Callable[[Any], Any]
     log_df_mp: Callable[[Any], Any]
@@ -62,6 +64,7 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         log_df=single(log_df),
         f_and_slope=FloatKernel((f, sp.diff(f, Z))),
         f_and_log_df=FloatKernel((f, log_df)),
+        f_and_slope_ext=sp.lambdify(Z, (f, sp.diff(f, Z)), printer=_ExtendedPrinter, cse=True),
         f_mp=sp.lambdify(Z, f, modules="mpmath"),
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
         log_df_mp=sp.lambdify(Z, log_df, modules="mpmath"),
@@ -105,6 +108,25 @@ class FloatKernel:
         return tuple(v if np.shape(v) == np.shape(z) else np.full_like(z, v) for v in values)
 
 
+#: Whether ``numpy.longdouble`` carries more bits than float64 (x86-64 Linux: 64-bit mantissa).
+EXTENDED = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
+
+
+class _ExtendedPrinter(NumPyPrinter):
+    """numpy code whose constants are ``numpy.longdouble``, so a longdouble argument keeps its extra bits."""
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return f"numpy.longdouble({expr.p})/numpy.longdouble({expr.q})"
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return f"numpy.longdouble('{sp.Rational(expr).p}')/numpy.longdouble('{sp.Rational(expr).q}')"
+
+    def _print_NumberSymbol(self, expr: sp.Expr) -> str:
+        return f"numpy.longdouble('{sp.N(expr, 30)}')"
+
+    _print_Pi = _print_E = _print_Exp1 = _print_GoldenRatio = _print_EulerGamma = _print_NumberSymbol
+
+
 def _affine_arguments(expr: sp.Expr) -> set[sp.Expr]:
     return {sp.expand(node.args[0]) for node in expr.atoms(sp.sin, sp.cos)
             if node.has(Z) and _coefficients(node.args[0]) is not None}
@@ -134,8 +156,9 @@ def affine_sincos(w: sp.Expr, phi: sp.Expr) -> Callable[[np.ndarray], tuple[np.n
     exact_product = w_lo == 0.0 and (w_hi == 0.0 or math.frexp(abs(w_hi))[0] == 0.5)
 
     def sincos(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        a = w_hi * z
-        sin_a, cos_a = np.sin(a), np.cos(a)
+        with np.errstate(over="ignore"):
+            a = w_hi * z
+        sin_a, cos_a = _sincos_of_product(w_hi, z, a)
         s = sin_a * cos_phi + cos_a * sin_phi
         c = cos_a * cos_phi - sin_a * sin_phi
         if not exact_product:  # sin(A + e) = sin A + e cos A for the tiny product error e
@@ -144,6 +167,26 @@ def affine_sincos(w: sp.Expr, phi: sp.Expr) -> Callable[[np.ndarray], tuple[np.n
         return s, c
 
     return sincos
+
+
+def _sincos_of_product(w: float, z: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sin(a), cos(a)`` for ``a = fl(w z)``; where ``w z`` overflows, halve ``w`` and double the angle back."""
+    overflow = np.isinf(a) & np.isfinite(z)
+    if not overflow.any():
+        return np.sin(a), np.cos(a)
+    sin_a, cos_a = np.sin(np.where(overflow, 0.0, a)), np.cos(np.where(overflow, 0.0, a))
+    halvings = 0
+    with np.errstate(over="ignore"):
+        while True:
+            halvings += 1
+            part = (w * 2.0**-halvings) * z[overflow]
+            if np.isfinite(part).all():
+                break
+    s, c = np.sin(part), np.cos(part)
+    for _ in range(halvings):
+        s, c = 2 * s * c, (c - s) * (c + s)
+    sin_a[overflow], cos_a[overflow] = s, c
+    return sin_a, cos_a
 
 
 def _two_product_error(a: float, b: np.ndarray, p: np.ndarray) -> np.ndarray:
