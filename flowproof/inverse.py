@@ -116,12 +116,13 @@ def invert_float(layers: Sequence[Layer], y: np.ndarray) -> np.ndarray:
 
 
 def _polish(layers: Sequence[Layer], x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """One Newton step :math:`x - (F(x) - y)/F'(x)` with the chain carried in ``numpy.longdouble``."""
+    """One Newton step :math:`x - (F(x) - y)/F'(x)` with the chain :math:`z_k` carried in ``numpy.longdouble``."""
     z = x.astype(np.longdouble)
-    slope = np.ones_like(z)
+    slope = np.ones_like(x)
     for layer in layers:
-        z, d = layer_functions(layer).f_and_slope_ext(z)
-        slope = slope * d
+        fns = layer_functions(layer)
+        slope = slope * fns.f_and_slope(z.astype(np.float64))[1]  # the slope needs no extra bits
+        z = fns.f_ext(z)
     with np.errstate(all="ignore"):
         step = (z - y.astype(np.longdouble)) / slope
         polished = (x.astype(np.longdouble) - step).astype(np.float64)

@@ -45,7 +45,7 @@ class LayerFunctions:
     log_df: Callable[[np.ndarray], np.ndarray]
     f_and_slope: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, ...]]
-    f_and_slope_ext: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+    f_ext: Callable[[np.ndarray], np.ndarray]
     f_mp: Callable[[Any], Any]
     df_mp: Callable[[Any], Any]
     log_df_mp: Callable[[Any], Any]
@@ -64,7 +64,7 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         log_df=single(log_df),
         f_and_slope=FloatKernel((f, sp.diff(f, Z))),
         f_and_log_df=FloatKernel((f, log_df)),
-        f_and_slope_ext=sp.lambdify(Z, (f, sp.diff(f, Z)), printer=_ExtendedPrinter, cse=True),
+        f_ext=sp.lambdify(Z, f, printer=_ExtendedPrinter),
         f_mp=sp.lambdify(Z, f, modules="mpmath"),
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
         log_df_mp=sp.lambdify(Z, log_df, modules="mpmath"),

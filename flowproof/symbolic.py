@@ -24,7 +24,7 @@ How each is proved (the :class:`Proof` says which):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import sympy as sp
 
@@ -83,10 +83,10 @@ class Derivation:
         #: :math:`z_0, \dots, z_K` (:math:`z_0` stands for :math:`x`).
         self.z = sp.symbols(f"z_0:{len(flow) + 1}", real=True)
         #: :math:`z_k = f_k(z_{k-1})` as equations in the chain symbols.
-        self.steps = tuple(sp.Eq(self.z[k + 1], layer.expr(Z).xreplace({Z: self.z[k]}))
+        self.steps = tuple(sp.Eq(self.z[k + 1], _layer_expr(layer).xreplace({Z: self.z[k]}), evaluate=False)
                            for k, layer in enumerate(flow))
         #: :math:`f_k'(z_{k-1})` for each layer (the plain derivative of the expression).
-        self.layer_derivatives = tuple(sp.diff(layer.expr(Z), Z).xreplace({Z: self.z[k]})
+        self.layer_derivatives = tuple(_layer_derivative(layer).xreplace({Z: self.z[k]})
                                        for k, layer in enumerate(flow))
         #: :math:`\prod_k f_k'(z_{k-1})`.
         self.product = sp.Mul(*self.layer_derivatives)
@@ -124,9 +124,32 @@ class Derivation:
         r"""The summed log-density, :math:`\log p_Y(z_K) = \log p_X(z_0) - \sum_k \log f_k'(z_{k-1})`."""
         return rf"\log p_Y(z_{{{len(self.flow)}}}) = {sp.latex(self.log_density)}"
 
-    def latex(self) -> dict[str, object]:
-        """All LaTeX at once: ``chain`` (a list of lines), ``product``, ``log_density``."""
-        return {"chain": self.latex_chain(), "product": self.latex_product(), "log_density": self.latex_log_density()}
+    def latex_composed(self) -> str:
+        """The nested :math:`F_K(x)` (readable for small :math:`K` only; prefer :meth:`latex_chain`)."""
+        return rf"F_{{{len(self.flow)}}}(x) = {sp.latex(self.composed)}"
+
+    def latex_derivative(self) -> str:
+        """The nested :math:`F_K'(x)` (grows about 2.2x a layer)."""
+        return rf"F_{{{len(self.flow)}}}'(x) = {sp.latex(self.derivative)}"
+
+    def latex(self, nested_depth: int = 3) -> dict[str, object]:
+        """All LaTeX at once: ``chain`` (a list of lines), ``product``, ``log_density``, and ``composed`` and
+        ``derivative`` when ``K <= nested_depth``."""
+        out: dict[str, object] = {"chain": self.latex_chain(), "product": self.latex_product(),
+                                  "log_density": self.latex_log_density()}
+        if len(self.flow) <= nested_depth:
+            out["composed"], out["derivative"] = self.latex_composed(), self.latex_derivative()
+        return out
+
+
+@lru_cache(maxsize=4096)
+def _layer_expr(layer: Layer) -> sp.Expr:
+    return layer.expr(Z)
+
+
+@lru_cache(maxsize=4096)
+def _layer_derivative(layer: Layer) -> sp.Expr:
+    return sp.diff(layer.expr(Z), Z)
 
 
 def derivation(flow: Flow, x: sp.Symbol = X) -> Derivation:
@@ -134,6 +157,7 @@ def derivation(flow: Flow, x: sp.Symbol = X) -> Derivation:
     return Derivation(flow, x)
 
 
+@lru_cache(maxsize=4096)
 def _lemma_chain_rule(layer: Layer, x: sp.Symbol) -> bool:
     r""":math:`\frac{d}{dx} f(g(x)) = f'(g(x))\, g'(x)` for an undefined :math:`g`."""
     g = sp.Function("g")(x)
