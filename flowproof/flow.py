@@ -156,11 +156,11 @@ class Flow(Sequence[Layer]):
             start = to_mpf(x, "x")
         if not mpmath.isfinite(start):
             return start, mpmath.mpf("nan")
-        work = working_dps(dps, abs(start) + _mp(self.displacement_bound()), len(self))
+        work = working_dps(dps, abs(start) + _mp(self.displacement_bound()), self._layers)
         while True:
             with mpmath.workdps(work):
                 chain, logs = forward_chain_mp(self._layers, to_mpf(x, "x"))
-                needed = working_dps(dps, max(abs(v) for v in chain), len(self)) + conditioning_digits(logs)
+                needed = working_dps(dps, max(abs(v) for v in chain), self._layers) + conditioning_digits(logs)
                 if needed <= work:
                     return chain[-1], mpmath.fsum(logs)
             work = needed

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import mpmath
@@ -96,9 +97,16 @@ def digits(value: Any) -> int:
     return 0 if not magnitude > 1 else int(mpmath.log10(magnitude)) + 1
 
 
-def working_dps(dps: int, size: Any, depth: int) -> int:
-    """Digits to work at: ``dps`` plus guards for the size of the numbers and the depth."""
-    return dps + 10 + digits(size) + len(str(depth))
+def working_dps(dps: int, size: Any, layers: Sequence[Layer]) -> int:
+    """Digits to work at: ``dps`` plus guards for the size of the numbers, the size of the layers' parameters
+    (an argument :math:`w z + \varphi` with :math:`\varphi = 10^{17}` needs 17 more digits) and the depth."""
+    return dps + 10 + digits(size) + max((_parameter_digits(layer) for layer in layers), default=0) + len(
+        str(len(layers)))
+
+
+@lru_cache(maxsize=4096)
+def _parameter_digits(layer: Layer) -> int:
+    return digits(to_mpf(layer.parameter_scale()))
 
 
 def invert_float(layers: Sequence[Layer], y: np.ndarray) -> np.ndarray:
@@ -191,27 +199,28 @@ def _solve_layer_mp(layer: Layer, y: mpmath.mpf, method: str) -> tuple[mpmath.mp
     fns = layer_functions(layer)
     lo, hi = layer.bracket(y)
     tol = mpmath.ldexp(max(mpmath.mpf(1), abs(y)), -mpmath.mp.prec + 2)
-    halvings = max(0, int(mpmath.ceil(mpmath.log((hi - lo) / tol, 2))))
     steps = 0
     if method == "newton":
         x, step_old, lo_seen, hi_seen = y, hi - lo, False, False
-        for _ in range(2 * halvings + 8):
+        for _ in range(2 * _halvings(lo, hi, tol) + 8):
             steps += 1
-            r = fns.f_mp(x) - y
-            if r == 0:
-                return x, steps
+            fx = fns.f_mp(x)
+            r = fx - y
             if r < 0:
                 lo, lo_seen = x, True
-            else:
+            elif r > 0:
                 hi, hi_seen = x, True
             d = fns.df_mp(x)
-            x_new = _safeguard(x - r / d, x, r, d, step_old, lo, hi, lo_seen, hi_seen)
+            newton = x - r / d
+            # The residual is at the rounding level of f(x) = x + (f(x) - x): one last Newton step and stop.
+            if abs(r) <= mpmath.ldexp(abs(x) + abs(fx - x), -mpmath.mp.prec + 3):
+                return (newton if lo <= newton <= hi else x), steps
+            x_new = _safeguard(newton, x, r, d, step_old, lo, hi, lo_seen, hi_seen)
             step_old = abs(x_new - x)
             x = x_new
             if step_old <= tol or hi - lo <= tol:
                 return x, steps
-        halvings = max(0, int(mpmath.ceil(mpmath.log((hi - lo) / tol, 2))))  # finish by bisection
-    for _ in range(halvings):
+    for _ in range(_halvings(lo, hi, tol)):  # the chapter's bisection, or the rest of a Newton bracket
         steps += 1
         mid = (lo + hi) / 2
         if fns.f_mp(mid) < y:
@@ -219,6 +228,12 @@ def _solve_layer_mp(layer: Layer, y: mpmath.mpf, method: str) -> tuple[mpmath.mp
         else:
             hi = mid
     return (lo + hi) / 2, steps
+
+
+def _halvings(lo: mpmath.mpf, hi: mpmath.mpf, tol: mpmath.mpf) -> int:
+    r"""Bisection steps that take ``[lo, hi]`` below ``tol``: :math:`\lceil \log_2((h - \ell)/\text{tol}) \rceil`."""
+    width = hi - lo
+    return 0 if width <= tol else int(mpmath.ceil(mpmath.log(width / tol, 2)))
 
 
 def forward_chain_mp(layers: Sequence[Layer], x: mpmath.mpf) -> tuple[list[mpmath.mpf], list[mpmath.mpf]]:
@@ -253,7 +268,7 @@ def invert_mp(layers: Sequence[Layer], y_value: Any, dps: int, method: str = "ne
     if not mpmath.isfinite(size):
         return InverseResult(size, (size, size), mpmath.mpf(0) if mpmath.isinf(size) else size, 0, dps, dps,
                              method)
-    work = working_dps(dps, size, len(layers))
+    work = working_dps(dps, size, layers)
     for _ in range(6):
         with mpmath.workdps(work):
             y = to_mpf(y_value, "y")
@@ -263,7 +278,7 @@ def invert_mp(layers: Sequence[Layer], y_value: Any, dps: int, method: str = "ne
                 steps += n
             x = z
             chain, logs = forward_chain_mp(layers, x)
-            needed = working_dps(dps, max(abs(v) for v in chain), len(layers)) + conditioning_digits(logs)
+            needed = working_dps(dps, max(abs(v) for v in chain), layers) + conditioning_digits(logs)
             if needed > work:
                 work = needed
                 continue

@@ -15,7 +15,7 @@ also states what makes its inverse cheap and safe:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import mpmath
@@ -40,6 +40,12 @@ class Layer(ABC):
     @abstractmethod
     def displacement_bound(self) -> sp.Expr:
         """Exact :math:`D \\ge 0` with :math:`|f(z) - z| \\le D` on all of :math:`\\mathbb{R}`."""
+
+    def parameter_scale(self) -> sp.Expr:
+        """The largest absolute value among the layer's numeric parameters (sets guard digits)."""
+        values = [abs(getattr(self, f.name)) for f in fields(self)  # type: ignore[arg-type]
+                  if isinstance(getattr(self, f.name), sp.Expr)]
+        return sp.Max(1, *values)
 
     def derivative_expr(self, z: sp.Symbol) -> sp.Expr:
         """:math:`f'(z)`; a family may return an equal form that evaluates more accurately in floating point
@@ -89,6 +95,9 @@ class PartialLayer(Layer):
 
     def displacement_bound(self) -> sp.Expr:
         return self.t * self.layer.displacement_bound()
+
+    def parameter_scale(self) -> sp.Expr:
+        return self.layer.parameter_scale()
 
 
 @dataclass(frozen=True, init=False)

@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 from sympy.printing.numpy import NumPyPrinter
 
 from .layers import Layer
 
-__all__ = ["FloatKernel", "LayerFunctions", "Z", "affine_sincos", "as_float_array", "layer_functions"]
+__all__ = ["FloatKernel", "LayerFunctions", "Z", "affine_sincos", "as_float_array", "layer_functions",
+           "log_derivative_expr"]
 
 #: The symbol every layer expression is written in.
 Z = sp.Symbol("z", real=True)
@@ -56,7 +58,7 @@ def layer_functions(layer: Layer) -> LayerFunctions:
     r"""Lambdify ``layer``'s :math:`f, f', \log f'` (cached per layer; layers are immutable)."""
     f = layer.expr(Z)
     df = layer.derivative_expr(Z)
-    log_df = sp.log(df)
+    log_df = log_derivative_expr(layer)
     single = lambda expr: _unpack(FloatKernel((expr,)))  # noqa: E731
     return LayerFunctions(
         f=single(f),
@@ -69,6 +71,18 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
         log_df_mp=sp.lambdify(Z, log_df, modules="mpmath"),
     )
+
+
+def log_derivative_expr(layer: Layer) -> sp.Expr:
+    r""":math:`\log f'` in a form that keeps its relative accuracy everywhere: :math:`\log f'` from the layer's
+    stable :math:`f'` where :math:`f' < 1/2` (near-singular layers), :math:`\operatorname{log1p}(f' - 1)` with
+    :math:`f' - 1` simplified symbolically (e.g. :math:`a w \cos(w z + \varphi)`) elsewhere, so a tiny amplitude
+    gives a tiny, accurate :math:`\log f'` rather than :math:`\log(1 + u)` rounded to 0."""
+    df = layer.derivative_expr(Z)
+    excess = sp.expand(sp.diff(layer.expr(Z), Z) - 1)
+    if excess == 0:
+        return sp.Integer(0)
+    return sp.Piecewise((sp.log(df), df < sp.Rational(1, 2)), (log1p(excess), True))
 
 
 def _unpack(kernel: FloatKernel) -> Callable[[np.ndarray], np.ndarray]:

@@ -238,10 +238,11 @@ def prove_log_density(flow: Flow) -> Proof:
     positive = [sp.Dummy(f"d{k}", positive=True) for k in range(len(flow))]
     log_product = sp.expand_log(sp.log(sp.Mul(*positive)))
     step4 = sp.expand(log_product - sp.Add(*(sp.log(p) for p in positive))) == 0
-    claimed = d.log_density.xreplace(dict(zip(d.layer_derivatives, positive, strict=True))).xreplace({d.z[0]: x})
-    derived = log_p.xreplace({dF: sp.Mul(*positive)})
-    derived = sp.expand_log(derived)
-    step5 = sp.expand(sp.expand_log(derived - claimed)) == 0
+    # 5. Put the factors back (by position: several may be equal, or the constant 1) and compare with the formula.
+    derived = sp.expand_log(log_p.xreplace({dF: sp.Mul(*positive)}))
+    derived = derived.xreplace(dict(zip(positive, d.layer_derivatives, strict=True)))
+    claimed = d.log_density
+    step5 = sp.expand(sp.expand_log(derived.xreplace({x: d.z[0]}) - claimed)) == 0
     chain = prove_chain_rule(flow, expand_depth=-1)
     holds = bool(step1 and step2 and step4 and step5 and chain)
     steps = (f"p_Y(y) = d/dy Phi(G(y)) = phi(G(y)) G'(y): {'shown' if step1 else 'FAILED'}",
