@@ -103,7 +103,25 @@ def run_verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+VALUE_OPTIONS = ("--phases", "--amplitude", "--frequency", "--depth", "--dps")
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--amplitude -0.3`` as ``--amplitude=-0.3``: argparse takes ``-0.3`` (or ``-inf``) for an option."""
+    out, items = [], list(argv)
+    i = 0
+    while i < len(items):
+        if items[i] in VALUE_OPTIONS and i + 1 < len(items) and items[i + 1].startswith("-"):
+            out.append(f"{items[i]}={items[i + 1]}")
+            i += 2
+        else:
+            out.append(items[i])
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = _join_negative_values(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
         return run_verify(args)
@@ -117,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as err:  # a bug, not bad usage: one line, and a non-zero status
         print(f"flowproof: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        if "--json" in argv:
+            print(json.dumps({"passed": False, "error": f"{type(err).__name__}: {err}"}))
         return 1
 
 

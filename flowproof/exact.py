@@ -14,6 +14,7 @@ Non-numbers (``bool`` included) raise :class:`TypeError`; NaN, infinities and no
 
 from __future__ import annotations
 
+import decimal
 import math
 import numbers
 from fractions import Fraction
@@ -23,7 +24,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-__all__ = ["Real", "exact", "exact_depth", "to_mpf"]
+__all__ = ["Real", "exact", "exact_depth", "show", "to_mpf"]
 
 #: What a parameter may be given as.
 Real = Union[int, float, str, Fraction, "mpmath.mpf", sp.Expr, np.number]
@@ -54,6 +55,11 @@ def exact(value: Any, name: str = "value") -> sp.Expr:
         return sp.Integer(man) * sp.Integer(2) ** exp
     if isinstance(value, Fraction):
         return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{name} must be finite, got {value}")
+        exact_value = Fraction(value)
+        return sp.Rational(exact_value.numerator, exact_value.denominator)
     if isinstance(value, numbers.Integral):
         return sp.Integer(int(value))
     if isinstance(value, numbers.Real):
@@ -62,7 +68,7 @@ def exact(value: Any, name: str = "value") -> sp.Expr:
             raise ValueError(f"{name} must be finite, got {f}")
         num, den = f.as_integer_ratio()
         return sp.Rational(num, den)
-    raise TypeError(f"{name} must be a real number (int, float, decimal string, Fraction, mpf or SymPy "
+    raise TypeError(f"{name} must be a real number (int, float, decimal string, Fraction, Decimal, mpf or SymPy "
                     f"number), got {type(value).__name__} {value!r}")
 
 
@@ -97,13 +103,19 @@ def _exact_sympy(value: sp.Basic, name: str) -> sp.Expr:
     return value
 
 
+def show(value: sp.Expr) -> str:
+    """A number for a message: exact when short, else 6 significant digits (``1e400`` has 401 of them)."""
+    text = str(value)
+    return text if len(text) <= 24 else str(sp.N(value, 6))
+
+
 def exact_depth(depth: Any, name: str = "K") -> sp.Rational:
     """Return a depth as an exact non-negative rational (``"2.3"`` is exactly ``23/10``)."""
     value = exact(depth, name)
     if not value.is_Rational:
         raise ValueError(f"{name} must be a rational depth such as 2 or '2.5', got {value}")
     if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+        raise ValueError(f"{name} must be >= 0, got {show(value)}")
     return value
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 
 from . import density
-from .exact import Real, exact_depth, to_mpf
+from .exact import Real, exact_depth, show, to_mpf
 from .inverse import (
     check_dps,
     check_method,
@@ -63,7 +63,12 @@ class Flow(Sequence[Layer]):
     """
 
     def __init__(self, layers: Iterable[Layer] = ()) -> None:
-        self._layers: tuple[Layer, ...] = tuple(layers)
+        if isinstance(layers, Layer):
+            raise TypeError("Flow takes a sequence of layers, e.g. Flow([layer]), not a single layer")
+        try:
+            self._layers: tuple[Layer, ...] = tuple(layers)
+        except TypeError:
+            raise TypeError(f"Flow takes a sequence of layers, got {type(layers).__name__}") from None
         for i, layer in enumerate(self._layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} must be a flowproof Layer, got {type(layer).__name__}")
@@ -86,6 +91,12 @@ class Flow(Sequence[Layer]):
             return Flow(self._layers[index])
         return self._layers[index]
 
+    def __add__(self, other: Flow) -> Flow:
+        r"""``a + b`` applies the layers of ``a`` first, then those of ``b``: :math:`F_b \circ F_a`."""
+        if not isinstance(other, Flow):
+            return NotImplemented
+        return Flow(self._layers + other._layers)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Flow) and self._layers == other._layers
 
@@ -101,7 +112,7 @@ class Flow(Sequence[Layer]):
         \lfloor K \rfloor` of the way, :math:`(1 - t) z + t f(z)`. ``"2.3"`` means exactly :math:`2 + 3/10`."""
         k = exact_depth(depth, "depth")
         if k > len(self):
-            raise ValueError(f"depth must be at most {len(self)} (the number of layers), got {k}")
+            raise ValueError(f"depth must be at most {len(self)} (the number of layers), got {show(k)}")
         full = int(sp.floor(k))
         t = k - full
         layers = list(self._layers[:full])
@@ -241,7 +252,11 @@ class Flow(Sequence[Layer]):
             raise TypeError(f"n must be a whole number of samples, got {type(n).__name__} {n!r}")
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
-        return self.forward(np.random.default_rng(seed).standard_normal(int(n)))
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"seed must be None, a non-negative int or a numpy Generator/SeedSequence: {err}") from None
+        return self.forward(rng.standard_normal(int(n)))
 
 
 def chapter_flow(K: Real = 6) -> Flow:

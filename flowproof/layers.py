@@ -21,7 +21,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from .exact import exact, to_mpf
+from .exact import exact, show, to_mpf
 
 __all__ = ["Layer", "PartialLayer", "SineLayer"]
 
@@ -139,7 +139,7 @@ class SineLayer(Layer):
         aw = sp.Abs(a * w)
         if not bool(aw < 1):
             raise ValueError(f"SineLayer needs |amplitude * frequency| < 1 so that f' >= 1 - |a w| > 0, "
-                             f"got |{a} * {w}| = {sp.nsimplify(aw) if aw.is_Rational else aw}")
+                             f"got |{show(a)} * {show(w)}| = {show(aw)}")
         object.__setattr__(self, "amplitude", a)
         object.__setattr__(self, "frequency", w)
         object.__setattr__(self, "phase", phi)

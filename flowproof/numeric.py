@@ -66,7 +66,7 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         log_df=single(log_df),
         f_and_slope=FloatKernel((f, sp.diff(f, Z))),
         f_and_log_df=FloatKernel((f, log_df)),
-        f_ext=sp.lambdify(Z, f, printer=_ExtendedPrinter),
+        f_ext=sp.lambdify(Z, _split_phases(f), printer=_ExtendedPrinter),
         f_mp=sp.lambdify(Z, f, modules="mpmath"),
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
         log_df_mp=sp.lambdify(Z, log_df, modules="mpmath"),
@@ -126,6 +126,26 @@ class FloatKernel:
 EXTENDED = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
 
 
+def _split_phases(expr: sp.Expr) -> sp.Expr:
+    r""":math:`\sin(w z + \varphi) \to \sin(w z) \cos\varphi + \cos(w z) \sin\varphi` with the constants
+    evaluated to 30 digits, so a large phase is never rounded into the argument (for the longdouble path)."""
+
+    def split(node: sp.Basic) -> sp.Expr:
+        w, phi = _coefficients(node.args[0])  # type: ignore[misc]
+        c, s = sp.Float(sp.N(sp.cos(phi), 30), 30), sp.Float(sp.N(sp.sin(phi), 30), 30)
+        if isinstance(node, sp.sin):
+            return sp.sin(w * Z) * c + sp.cos(w * Z) * s
+        return sp.cos(w * Z) * c - sp.sin(w * Z) * s
+
+    def affine_with_phase(node: sp.Basic) -> bool:
+        if not isinstance(node, (sp.sin, sp.cos)):
+            return False
+        coefficients = _coefficients(node.args[0])
+        return coefficients is not None and coefficients[1] != 0
+
+    return expr.replace(affine_with_phase, split)
+
+
 class _ExtendedPrinter(NumPyPrinter):
     """numpy code whose constants are ``numpy.longdouble``, so a longdouble argument keeps its extra bits."""
 
@@ -133,7 +153,7 @@ class _ExtendedPrinter(NumPyPrinter):
         return f"numpy.longdouble({expr.p})/numpy.longdouble({expr.q})"
 
     def _print_Float(self, expr: sp.Float) -> str:
-        return f"numpy.longdouble('{sp.Rational(expr).p}')/numpy.longdouble('{sp.Rational(expr).q}')"
+        return f"numpy.longdouble('{sp.Float(expr, 30)}')"
 
     def _print_NumberSymbol(self, expr: sp.Expr) -> str:
         return f"numpy.longdouble('{sp.N(expr, 30)}')"

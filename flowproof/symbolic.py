@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Any
 
 import sympy as sp
 
@@ -52,6 +53,12 @@ class Proof:
         return self.holds
 
 
+def _check_flow(flow: Any) -> Flow:
+    if not isinstance(flow, Flow):
+        raise TypeError(f"expected a flowproof.Flow, got {type(flow).__name__}")
+    return flow
+
+
 def composed(flow: Flow, x: sp.Symbol = X) -> sp.Expr:
     """The exact nested expression :math:`F_K(x) = f_K(\\cdots f_1(x))`.
 
@@ -60,7 +67,7 @@ def composed(flow: Flow, x: sp.Symbol = X) -> sp.Expr:
     x + 8*sin(2*x + 3/10)/25
     """
     expr: sp.Expr = x
-    for layer in flow:
+    for layer in _check_flow(flow):
         expr = layer.expr(Z).xreplace({Z: expr})
     return expr
 
@@ -78,7 +85,7 @@ class Derivation:
     """
 
     def __init__(self, flow: Flow, x: sp.Symbol = X) -> None:
-        self.flow = flow
+        self.flow = _check_flow(flow)
         self.x = x
         #: :math:`z_0, \dots, z_K` (:math:`z_0` stands for :math:`x`).
         self.z = sp.symbols(f"z_0:{len(flow) + 1}", real=True)
@@ -169,6 +176,7 @@ def prove_chain_rule(flow: Flow, expand_depth: int = 6) -> Proof:
     """Prove :math:`F_K' = \\prod_k f_k'(z_{k-1})` by lemma + induction, and by expansion when
     ``len(flow) <= expand_depth``."""
     name = "chain rule"
+    _check_flow(flow)
     steps = []
     for k, layer in enumerate(flow, start=1):
         if not _lemma_chain_rule(layer, X):
@@ -199,7 +207,7 @@ def prove_derivative_form(layer: Layer) -> Proof:
 def prove_invertibility(flow: Flow) -> Proof:
     """:math:`F' \\ge \\prod_k m_k > 0` from each layer's exact bound :math:`f_k' \\ge m_k`, and
     :math:`|F(x) - x| \\le \\sum_k D_k`, so :math:`F` is a strictly increasing bijection of :math:`\\mathbb{R}`."""
-    bounds = [layer.derivative_lower_bound() for layer in flow]
+    bounds = [layer.derivative_lower_bound() for layer in _check_flow(flow)]
     bad = [k for k, m in enumerate(bounds, start=1) if not bool(m > 0)]
     bound = flow.derivative_lower_bound()
     steps = (f"per-layer exact bounds f_k' >= {', '.join(map(str, bounds)) or '(none)'}",
@@ -213,7 +221,7 @@ def prove_log_density(flow: Flow) -> Proof:
     r"""Prove :math:`\log p_Y(F(x)) = \log p_X(x) - \sum_k \log f_k'(z_{k-1})` with :math:`p_Y` derived from the
     CDF :math:`P(Y \le y) = \Phi(G(y))`, :math:`G = F^{-1}`."""
     name = "log-density"
-    inv = prove_invertibility(flow)
+    inv = prove_invertibility(_check_flow(flow))
     if not inv:
         return Proof(name, False, "CDF route", ("F is not shown increasing: the CDF route does not apply",))
     x, y = X, sp.Symbol("y", real=True)
