@@ -39,7 +39,10 @@ class LayerFunctions:
     r"""A layer's :math:`f, f', \log f'` as numpy (float64) and mpmath callables.
 
     ``f_and_slope`` returns :math:`(f, f')` with :math:`f'` as plain ``diff`` (for Newton steps, sharing one
-    sin/cos evaluation with :math:`f`); ``f_and_log_df`` returns :math:`(f, \log f')` in one pass.
+    sin/cos evaluation with :math:`f`); ``f_and_log_df`` returns :math:`(f, \log f')`;
+    ``forward_terms`` returns the displacement :math:`g = f - z`, :math:`\log f'`
+    and their first two derivatives (halved second), for the compensated forward pass of
+    :meth:`flowproof.Flow.forward_and_log_det`.
     """
 
     f: Callable[[np.ndarray], np.ndarray]
@@ -47,6 +50,7 @@ class LayerFunctions:
     log_df: Callable[[np.ndarray], np.ndarray]
     f_and_slope: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+    forward_terms: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_ext: Callable[[np.ndarray], np.ndarray]
     f_mp: Callable[[Any], Any]
     df_mp: Callable[[Any], Any]
@@ -66,6 +70,7 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         log_df=single(log_df),
         f_and_slope=FloatKernel((f, sp.diff(f, Z))),
         f_and_log_df=FloatKernel((f, log_df)),
+        forward_terms=FloatKernel(_taylor(sp.expand(f - Z)) + _taylor(log_df)),
         f_ext=sp.lambdify(Z, _split_phases(f), printer=_ExtendedPrinter),
         f_mp=sp.lambdify(Z, f, modules="mpmath"),
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
@@ -83,6 +88,12 @@ def log_derivative_expr(layer: Layer) -> sp.Expr:
     if excess == 0:
         return sp.Integer(0)
     return sp.Piecewise((sp.log(df), df < sp.Rational(1, 2)), (log1p(excess), True))
+
+
+def _taylor(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """``(e, e', e''/2)``: enough to move ``e`` from ``z_hi`` to ``z_hi + z_lo`` for ``|z_lo| <= ulp(z_hi)``."""
+    first = sp.diff(expr, Z)
+    return expr, first, sp.diff(first, Z) / 2
 
 
 def _unpack(kernel: FloatKernel) -> Callable[[np.ndarray], np.ndarray]:
