@@ -97,13 +97,13 @@ def test_normalisation_integral_is_one(run):
         check = next(c for c in depth.checks if c.name == "normalisation")
         assert abs(check.evidence["integral"] - 1.0) <= 1e-12
         assert 0 <= check.evidence["tail_bound"] <= 1e-12
-        assert check.evidence["panel_error_estimate"] <= 1e-12
+        assert check.evidence["quadrature_error_estimate"] <= 1e-12
 
 
 def test_normalisation_tail_bound_covers_the_true_tail():
     """P(|Y| > T') for the reported outer edges, computed in plain mpmath from the formula, is <= the bound."""
     check = V.check_normalisation(chapter_flow(6))
-    lo_x, hi_x = check.evidence["x_grid"]
+    lo_x, hi_x = check.evidence["x_range"]
     with mpmath.workdps(30):
         # the edges in y are F(+-t); P(Y > F(t)) = P(X > t) exactly since F is increasing
         true_tail = mpmath.ncdf(-mpmath.mpf(hi_x)) + mpmath.ncdf(mpmath.mpf(lo_x))
