@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import mpmath
 import pytest
 import sympy as sp
+from broken_layers import NotIncreasing
 
 from flowproof import Flow, SineLayer, chapter_flow
 from flowproof.layers import Layer
@@ -389,18 +390,6 @@ class TimesZ0(Layer):
         return sp.Integer(0)
 
 
-@dataclass(frozen=True)
-class NotIncreasing(Layer):
-    """f(z) = z + 3/5 sin(2z): f' = 1 + 6/5 cos(2z) goes down to -1/5, honestly reported."""
-
-    def expr(self, z):
-        return z + sp.Rational(3, 5) * sp.sin(2 * z)
-
-    def derivative_lower_bound(self):
-        return sp.Rational(-1, 5)
-
-    def displacement_bound(self):
-        return sp.Rational(3, 5)
 
 
 class WrongDerivativeForm(SineLayer):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import reference as ref
 import sympy as sp
+from broken_layers import NotIncreasing
 
 from flowproof import Flow, SineLayer, chapter_flow
 from flowproof import verify as V
@@ -189,18 +190,6 @@ class ClaimsTooMuch(Layer):
         return sp.Rational(9, 20)
 
 
-@dataclass(frozen=True)
-class NotIncreasing(Layer):
-    """f(z) = z + 3/5 sin(2z): f' >= -1/5, honestly reported; not a bijection."""
-
-    def expr(self, z):
-        return z + sp.Rational(3, 5) * sp.sin(2 * z)
-
-    def derivative_lower_bound(self):
-        return sp.Rational(-1, 5)
-
-    def displacement_bound(self):
-        return sp.Rational(3, 5)
 
 
 def test_invertibility_check_fails_for_a_wrong_bound_claim():
