@@ -46,6 +46,8 @@ class InverseResult:
         bracket: ``(lo, hi)`` with ``lo <= F^{-1}(y) <= hi``, shown by ``F(lo) <= y <= F(hi)``.
         residual: :math:`|F(x) - y|` at the working precision.
         steps: root-finding iterations summed over the layers.
+        layer_steps: the iterations of each layer's root find, in the order they ran (layer K first): the
+            composed inverse is ``len(layer_steps) = K`` sequential 1D root finds.
         dps: the digits asked for; ``hi - lo <= 2 * 10**-dps * max(1, |x|)``.
         working_dps: the digits the computation used (``dps`` plus guard digits).
         method: ``"newton"`` or ``"bisect"``.
@@ -58,6 +60,7 @@ class InverseResult:
     dps: int
     working_dps: int
     method: str
+    layer_steps: tuple[int, ...] = ()
 
     def __float__(self) -> float:
         return float(self.x)
@@ -272,10 +275,11 @@ def invert_mp(layers: Sequence[Layer], y_value: Any, dps: int, method: str = "ne
     for _ in range(6):
         with mpmath.workdps(work):
             y = to_mpf(y_value, "y")
-            z, steps = y, 0
+            z, layer_steps = y, []
             for layer in reversed(layers):
                 z, n = _solve_layer_mp(layer, z, method)
-                steps += n
+                layer_steps.append(n)
+            steps = sum(layer_steps)
             x = z
             chain, logs = forward_chain_mp(layers, x)
             needed = working_dps(dps, max(abs(v) for v in chain), layers) + conditioning_digits(logs)
@@ -285,7 +289,7 @@ def invert_mp(layers: Sequence[Layer], y_value: Any, dps: int, method: str = "ne
             half = max(mpmath.mpf(1), abs(x)) * mpmath.mpf(10) ** (-dps)
             lo, hi = x - half, x + half
             if forward_mp(layers, lo) <= y <= forward_mp(layers, hi):
-                return InverseResult(x, (lo, hi), abs(chain[-1] - y), steps, dps, work, method)
+                return InverseResult(x, (lo, hi), abs(chain[-1] - y), steps, dps, work, method, tuple(layer_steps))
             work += 10 + (work - dps)
     raise ArithmeticError(f"could not bracket F^-1({y_value!r}) to {dps} digits even at {work} working digits")
 
