@@ -1,8 +1,12 @@
-"""The ``flowproof`` command: a thin layer over :mod:`flowproof.verify`.
+"""The ``flowproof`` command, a thin layer over the library.
 
-``flowproof verify`` proves and checks the chapter's flow at depths 0..6 and 2.5; ``--phases``, ``--amplitude``,
-``--frequency`` describe a sine flow of your own, ``--depth`` picks the depths, ``--dps`` the digits, and ``--json``
-prints a machine-readable report. Exit status: 0 all checks pass, 1 a check failed, 2 bad usage.
+* ``flowproof verify`` proves and checks a sine flow (default: the chapter's) at depths 0..n and a fractional
+  depth; ``--claims`` also measures the chapter's claims (modes per depth). ``--json`` prints the report.
+* ``flowproof plot OUTDIR`` draws the chapter's figures for the flow.
+* ``flowproof docs OUTDIR`` writes derivation pages (reStructuredText + figures) for the flow.
+
+``--phases``, ``--amplitude``, ``--frequency`` describe the flow, ``--depth`` picks depths and ``--dps`` digits.
+Exit status: 0 success (every check passed), 1 a check failed, 2 bad usage (a one-line message, no traceback).
 """
 
 from __future__ import annotations
@@ -30,20 +34,34 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _flow_options() -> _Parser:
+    options = _Parser(add_help=False)
+    options.add_argument("--phases", default=",".join(CHAPTER_PHASES),
+                         help="comma-separated phases phi_k, exact decimals (default: the chapter's six)")
+    options.add_argument("--amplitude", default=CHAPTER_AMPLITUDE, help="amplitude a (default 0.32)")
+    options.add_argument("--frequency", default=str(CHAPTER_FREQUENCY), help="frequency w (default 2)")
+    options.add_argument("--depth", default=None,
+                         help="comma-separated depths K, fractional allowed (default 0..n and 2.5)")
+    options.add_argument("--dps", default="50", help="decimal digits for the high-precision work (default 50)")
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="flowproof", description="Prove and compute normalizing flows of invertible 1D layers.")
     parser.add_argument("--version", action="version", version=f"flowproof {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    verify = commands.add_parser("verify", help="prove and check a sine flow at several depths",
+    flow = _flow_options()
+    verify = commands.add_parser("verify", parents=[flow], help="prove and check a sine flow at several depths",
                                  description="Prove and check f_k(z) = z + a sin(w z + phi_k) stacked K deep.")
-    verify.add_argument("--phases", default=",".join(CHAPTER_PHASES),
-                        help="comma-separated phases phi_k, exact decimals (default: the chapter's six)")
-    verify.add_argument("--amplitude", default=CHAPTER_AMPLITUDE, help="amplitude a (default 0.32)")
-    verify.add_argument("--frequency", default=str(CHAPTER_FREQUENCY), help="frequency w (default 2)")
-    verify.add_argument("--depth", default=None,
-                        help="comma-separated depths K to verify, fractional allowed (default 0..n and 2.5)")
-    verify.add_argument("--dps", default="50", help="decimal digits for the high-precision checks (default 50)")
+    verify.add_argument("--claims", action="store_true",
+                        help="also measure the chapter's claims: every mode of p_Y per depth, and which words hold")
     verify.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    plot = commands.add_parser("plot", parents=[flow], help="draw the chapter's figures for a flow",
+                               description="Write the chapter's figures (PNG) for the flow into OUTDIR.")
+    plot.add_argument("outdir", help="folder for the figures (created if missing)")
+    docs = commands.add_parser("docs", parents=[flow], help="write derivation pages for a flow",
+                               description="Write reStructuredText derivation pages and figures into OUTDIR.")
+    docs.add_argument("outdir", help="folder for the pages (created if missing)")
     return parser
 
 
@@ -76,18 +94,21 @@ def _dps(text: str) -> int:
     return dps
 
 
+def _parse_flow(args: argparse.Namespace) -> tuple[Flow, list[Any] | None, int]:
+    try:
+        flow = _flow(args)
+        return flow, _depths(args, flow), _dps(args.dps)
+    except (ValueError, TypeError) as err:  # the library's own word on a bad parameter
+        raise UsageError(str(err)) from None
+
+
 def _line(depth: str, check: Check) -> str:
     mark = "ok  " if check.passed else "FAIL"
     return f"K={depth:<5} {mark} {check.name:<28} {check.summary}  [{check.method}; {check.seconds:.2f}s]"
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    try:
-        flow = _flow(args)
-        depths = _depths(args, flow)
-        dps = _dps(args.dps)
-    except (ValueError, TypeError) as err:  # the library's own word on a bad parameter
-        raise UsageError(str(err)) from None
+    flow, depths, dps = _parse_flow(args)
     out = sys.stderr if args.json else sys.stdout
     print(f"flowproof verify: {len(flow)} layers f_k(z) = z + {args.amplitude} sin({args.frequency} z + phi_k), "
           f"phases {args.phases}; {dps} digits", file=out, flush=True)
@@ -98,9 +119,49 @@ def run_verify(args: argparse.Namespace) -> int:
     print(f"{len(checks) - len(failed)} of {len(checks)} checks passed over {len(report.depths)} depths in "
           f"{time.perf_counter() - start:.1f}s" + (f"; FAILED: {', '.join(failed)}" if failed else ""),
           file=out, flush=True)
+    result = report.to_dict()
+    if args.claims:
+        result["claims"] = _run_claims(flow, depths, dps, out)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        print(json.dumps(result, indent=2, default=str))
     return 0 if report.passed else 1
+
+
+def _run_claims(flow: Flow, depths: list[Any] | None, dps: int, out: Any) -> list[dict[str, Any]]:
+    from . import claims
+    from .verify import default_depths
+
+    print("\nmodes of p_Y (every strict local maximum, each bracketed and verified at high precision):",
+          file=out, flush=True)
+    for line in claims.mode_lines(flow, depths if depths is not None else default_depths(len(flow))):
+        print(line, file=out, flush=True)
+    found = claims.check_claims(flow)
+    print("\n" + claims.claims_table(found), file=out, flush=True)
+    return [claim.to_dict() for claim in found]
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from . import plots
+
+    flow, depths, _ = _parse_flow(args)
+    kwargs: dict[str, Any] = {} if depths is None else {"depths": depths}
+    try:
+        plots.write_figures(flow, args.outdir, progress=lambda path: print(f"wrote {path}", flush=True), **kwargs)
+    except (ValueError, TypeError, OSError) as err:
+        raise UsageError(str(err)) from None
+    return 0
+
+
+def run_docs(args: argparse.Namespace) -> int:
+    from . import docsgen
+
+    flow, depths, dps = _parse_flow(args)
+    try:
+        docsgen.write_pages(flow, args.outdir, depths=depths, dps=dps,
+                            progress=lambda path: print(f"wrote {path}", flush=True))
+    except (ValueError, TypeError, OSError) as err:
+        raise UsageError(str(err)) from None
+    return 0
 
 
 VALUE_OPTIONS = ("--phases", "--amplitude", "--frequency", "--depth", "--dps")
@@ -120,11 +181,14 @@ def _join_negative_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+COMMANDS = {"verify": run_verify, "plot": run_plot, "docs": run_docs}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = _join_negative_values(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        return run_verify(args)
+        return COMMANDS[args.command](args)
     except UsageError as err:
         print(f"flowproof: error: {err}", file=sys.stderr)
         return 2

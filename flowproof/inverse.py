@@ -101,8 +101,11 @@ def digits(value: Any) -> int:
 
 
 def working_dps(dps: int, size: Any, layers: Sequence[Layer]) -> int:
-    """Digits to work at: ``dps`` plus guards for the size of the numbers, the size of the layers' parameters
-    (an argument :math:`w z + \varphi` with :math:`\varphi = 10^{17}` needs 17 more digits) and the depth."""
+    r"""Digits to work at: ``dps`` plus guard digits.
+
+    Guards cover the size of the numbers, the size of the layers' parameters (an argument :math:`w z + \varphi`
+    with :math:`\varphi = 10^{17}` needs 17 more digits) and the depth.
+    """
     return dps + 10 + digits(size) + max((_parameter_digits(layer) for layer in layers), default=0) + len(
         str(len(layers)))
 
@@ -240,7 +243,7 @@ def _halvings(lo: mpmath.mpf, hi: mpmath.mpf, tol: mpmath.mpf) -> int:
 
 
 def forward_chain_mp(layers: Sequence[Layer], x: mpmath.mpf) -> tuple[list[mpmath.mpf], list[mpmath.mpf]]:
-    """``[z_0 .. z_K]`` and ``[log f_k'(z_{k-1})]`` at the current working precision."""
+    r"""The chain :math:`z_0, \dots, z_K` and the terms :math:`\log f_k'(z_{k-1})`, at the current precision."""
     chain, logs = [x], []
     for layer in layers:
         fns = layer_functions(layer)

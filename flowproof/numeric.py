@@ -103,10 +103,10 @@ def _unpack(kernel: FloatKernel) -> Callable[[np.ndarray], np.ndarray]:
 class FloatKernel:
     r"""float64 evaluation of several expressions in :math:`z` at once, for numpy arrays.
 
-    Every :math:`\sin` or :math:`\cos` of an affine argument :math:`u = w z + arphi` becomes a *trig atom*,
+    Every :math:`\sin` or :math:`\cos` of an affine argument :math:`u = w z + \varphi` becomes a *trig atom*,
     evaluated once per call by angle addition (:func:`affine_sincos`) however many expressions use it. Where the
-    half argument :math:`u/2` is an atom too, :math:`\sin u = 2 \sinrac u2 \cosrac u2` and
-    :math:`\cos u = \cos^2rac u2 - \sin^2rac u2` reuse it (exact identities; the error stays within a few
+    half argument :math:`u/2` is an atom too, :math:`\sin u = 2 \sin\frac u2 \cos\frac u2` and
+    :math:`\cos u = \cos^2\frac u2 - \sin^2\frac u2` reuse it (exact identities; the error stays within a few
     ulp of 1). The rest is ``sympy.lambdify(..., "numpy", cse=True)``.
     """
 
@@ -188,10 +188,10 @@ def _coefficients(u: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
 
 
 def affine_sincos(w: sp.Expr, phi: sp.Expr) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    r"""float64 :math:`(\sin(w z + arphi), \cos(w z + arphi))` for exact :math:`w, arphi`.
+    r"""float64 :math:`(\sin(w z + \varphi), \cos(w z + \varphi))` for exact :math:`w, \varphi`.
 
-    :math:`A = \mathrm{fl}(w_{hi} z)`, then :math:`\sin(A + arphi) = \sin A \cosarphi + \cos A \sinarphi`
-    with :math:`\cosarphi, \sinarphi` rounded once from exact values, and the product's rounding error
+    :math:`A = \mathrm{fl}(w_{hi} z)`, then :math:`\sin(A + \varphi) = \sin A \cos\varphi + \cos A \sin\varphi`
+    with :math:`\cos\varphi, \sin\varphi` rounded once from exact values, and the product's rounding error
     :math:`e = w z - A` (exact two-product, plus :math:`w_{lo} z`) added to first order. Exact when :math:`w` is a
     power of two, as for the chapter's :math:`w = 2`.
     """

@@ -150,7 +150,7 @@ def check_float_vs_mp(flow: Flow, dps: int) -> Check:
 
     For a quantity :math:`v(t)` of input :math:`t` (``x`` for forward and log_det, ``y`` for inverse and
     log_prob) the error is measured in units of
-    :math:`2^{-52}\,\kappa\,igl(\max(1, |v|) + |v'(t)| \max(1, |t|)igr)`: the rounding of the result itself,
+    :math:`2^{-52}\,\kappa\,\bigl(\max(1, |v|) + |v'(t)| \max(1, |t|)\bigr)`: the rounding of the result itself,
     plus the rounding of the input and of every intermediate :math:`z_k` (none can be held closer than an ulp of
     its size: at :math:`x = 10^{12}` that alone moves :math:`\log F'` by about :math:`10^{-4}`) propagated by the
     derivative; :math:`\kappa \ge 1` is the amplification along the chain
