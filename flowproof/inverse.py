@@ -170,6 +170,9 @@ def _solve_layer_float(layer: Layer, y: np.ndarray) -> np.ndarray:
         quiet = np.abs(r) <= 2.0**-51 * (np.abs(x) + np.abs(fx - x))
         mid = lo + 0.5 * (hi - lo)
         done = quiet | (step_old <= 2.0**-53 * np.abs(x_new)) | (mid == lo) | (mid == hi)
+        if not done.any():  # early rounds: nothing to retire, so no copies
+            x = x_new
+            continue
         x_new = np.where(quiet, np.where((newton >= lo) & (newton <= hi), newton, x), x_new)
         out[active[done]] = x_new[done]
         keep = ~done
