@@ -156,7 +156,11 @@ def _one_layer_claims(flow6: Flow, threshold: float, dps: int) -> list[Claim]:
         f"local maxima: {len(report.modes)})",
         len(counted) == 2, _count_evidence(report, threshold))
     layer = flow6[0]
-    _, w, _ = sine_parameters(layer)
+    a, w, _ = sine_parameters(layer)
+    if a * w == 0:  # f_1' is constant: it has no minima for the peaks to sit at
+        return [bimodal, Claim("1", "with peaks where that single layer's [f'] is small",
+                               "not applicable: a w = 0, so f_1' is constant and has no minima", False,
+                               {"applicable": False})]
     quarter = math.pi / (2 * abs(float(w)))
     rows = []
     for mode in counted:
@@ -303,28 +307,47 @@ def claims_table(claims: list[Claim]) -> str:
     return "\n".join(lines)
 
 
+def mode_records(flow6: Flow, depths: Any = None, threshold: float = 0.01, dps: int = 30) -> list[dict[str, Any]]:
+    """Per depth: every mode (y, x, height, relative height and prominence, whether it is counted at
+    ``threshold``), or the reason the modes could not be certified (``"error"``). JSON-friendly."""
+    depths = default_depths(len(flow6)) if depths is None else depths
+    records = []
+    for depth in depths:
+        record: dict[str, Any] = {"depth": depth_label(depth), "threshold": float(threshold)}
+        try:
+            report = _modes(flow6.truncate(depth), check_dps(dps))
+        except ArithmeticError as err:
+            record["error"] = str(err)
+        else:
+            counted = report.significant(threshold)
+            record["modes"] = [{**_mode_summary(m), "counted": m in counted} for m in report.modes]
+        records.append(record)
+    return records
+
+
 def mode_lines(flow6: Flow, depths: Any = None, threshold: float = 0.01, dps: int = 30) -> list[str]:
     """One line per depth: K, the raw mode count, the count with relative prominence >= ``threshold``, and the
     modes' y with their relative heights (counted modes first, then the less prominent ones).
 
     >>> print(mode_lines(chapter_flow(1), [1])[0])
-    K = 1: 2 modes, 2 with relative prominence >= 0.01: y = -1.6163 (relative height 0.669), 1.3449 (1.0)
+    K = 1: 2 modes, 2 with relative prominence >= 0.01: y = -1.6163 (relative height 0.669), 1.3449 (1)
     """
-    depths = default_depths(len(flow6)) if depths is None else depths
     lines = []
-    for depth in depths:
-        report = _modes(flow6.truncate(depth), check_dps(dps))
-        counted = report.significant(threshold)
-        below = [m for m in report.modes if m not in counted]
-        line = (f"K = {depth_label(depth)}: {len(report.modes)} mode{'s' if len(report.modes) != 1 else ''}, "
+    for record in mode_records(flow6, depths, threshold, dps):
+        if "error" in record:
+            lines.append(f"K = {record['depth']}: modes not certified: {record['error']}")
+            continue
+        modes = record["modes"]
+        counted = [m for m in modes if m["counted"]]
+        below = [m for m in modes if not m["counted"]]
+        line = (f"K = {record['depth']}: {len(modes)} mode{'s' if len(modes) != 1 else ''}, "
                 f"{len(counted)} with relative prominence >= {threshold:g}")
         if counted:
             line += ": y = " + ", ".join(
-                f"{float(m.y):.4f} ({'relative height ' if i == 0 else ''}{mpmath.nstr(m.relative_height, 3)})"
+                f"{m['y']:.4f} ({'relative height ' if i == 0 else ''}{m['relative_height']:.3g})"
                 for i, m in enumerate(counted))
         if below:
-            line += "; less prominent: " + ", ".join(
-                f"{float(m.y):.4f} ({mpmath.nstr(m.relative_height, 3)})" for m in below)
+            line += "; less prominent: " + ", ".join(f"{m['y']:.4f} ({m['relative_height']:.3g})" for m in below)
         lines.append(line)
     return lines
 

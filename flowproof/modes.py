@@ -82,6 +82,8 @@ GRID_STEP = 1 / 32
 #: midpoint lands on a symmetric flow's critical point at x = 0 (an end with L' = 0 is still handled).
 GRID_OFFSET = 0.3819660112501051
 MAX_HALVINGS = 60
+#: Intervals examined before giving up (a near-singular layer, a w close to 1 or -1, makes M and M3 blow up).
+MAX_INTERVALS = 10_000_000
 
 
 # -- per-layer and flow-level bounds ---------------------------------------------------------------------------
@@ -461,9 +463,15 @@ def find_modes(flow: Flow, dps: int = 30) -> ModeReport:
     root_free = 0
     monotone: list[tuple[np.ndarray, ...]] = []
     samples: list[np.ndarray] = [edges[:: max(1, cells // 24)]]
+    examined = 0
     for _ in range(MAX_HALVINGS):
         if a.size == 0:
             break
+        examined += a.size
+        if examined > MAX_INTERVALS:
+            raise ArithmeticError(f"could not certify the modes: more than {MAX_INTERVALS} intervals needed "
+                                  f"(the bounds M = {m:.3g}, M3 = {m3:.3g} are large; a layer is close to "
+                                  "singular, |a w| near 1)")
         free = np.abs(da) + np.abs(dc) - 2 * tol1 > m * (c - a)
         root_free += int(free.sum())
         a, c, da, dc = a[~free], c[~free], da[~free], dc[~free]

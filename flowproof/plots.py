@@ -211,6 +211,14 @@ def _density(flow: Flow, y: np.ndarray) -> np.ndarray:
     return np.exp(flow.log_prob(y))
 
 
+def _curve_grid(flow: Flow, lo: float, hi: float, n: int) -> np.ndarray:
+    """An even grid on ``[lo, hi]`` merged with the images :math:`F(x_j)` of an even grid over the preimage: those
+    crowd where :math:`F'` is small, i.e. at the peaks of :math:`p_Y`, so sharp peaks are drawn to their height."""
+    x_lo, x_hi = flow.inverse(np.array([lo, hi]))
+    images = flow.forward(np.linspace(x_lo, x_hi, n))
+    return np.unique(np.concatenate([np.linspace(lo, hi, n), images[(images >= lo) & (images <= hi)]]))
+
+
 def _draw_density(ax: Axes, grid: np.ndarray, p: np.ndarray, points: np.ndarray, p_points: np.ndarray,
                   colours: np.ndarray, rug: float) -> None:
     ax.fill_between(grid, p, color=_FILL, alpha=0.6, linewidth=0)
@@ -252,16 +260,17 @@ def chapter_figure(flow6: Flow, depths: Iterable[Real] | None = None, n_samples:
     rows = []
     for _, truncated in stages:
         y = truncated.forward(x)
-        rows.append((_density(truncated, ys), y, _density(truncated, y)))
-    top = 1.08 * max([float(p_base.max())] + [float(p.max()) for p, _, _ in rows])
+        curve = _curve_grid(truncated, lo, hi, ys.size)
+        rows.append((curve, _density(truncated, curve), y, _density(truncated, y)))
+    top = 1.08 * max([float(p_base.max())] + [float(p.max()) for _, p, _, _ in rows])
     rug = -0.05 * top
 
     fig = _new_figure(figsize=(2.9 * len(stages) + 0.4, 5.4), layout="constrained")
     axes = fig.subplots(2, len(stages), squeeze=False, sharey=True)
-    for col, ((depth, _), (p, y, p_y)) in enumerate(zip(stages, rows, strict=True)):
+    for col, ((depth, _), (curve, p, y, p_y)) in enumerate(zip(stages, rows, strict=True)):
         upper, lower = axes[0, col], axes[1, col]
         _draw_density(upper, ys, p_base, x, p_x, colours, rug)
-        _draw_density(lower, ys, p, y, p_y, colours, rug)
+        _draw_density(lower, curve, p, y, p_y, colours, rug)
         head, _, words = depth_label(depth).partition(": ")
         upper.set_title(f"{head}\n{words}", fontsize=10)
         upper.text(0.03, 0.95, "base $p_X = \\mathcal{N}(0, 1)$", transform=upper.transAxes, va="top", fontsize=8)
@@ -274,8 +283,9 @@ def chapter_figure(flow6: Flow, depths: Iterable[Real] | None = None, n_samples:
             ax.set_ylim(1.6 * rug, top)
     axes[0, 0].set_ylabel("$p_X(x)$")
     axes[1, 0].set_ylabel("$p_Y(y)$")
-    fig.suptitle(f"A standard normal through $K$ layers: the same {len(x)} samples in every column "
-                 "(colour = base position $x$)", fontsize=11)
+    joint = "\n" if len(stages) < 3 else " "  # a narrow figure takes the title on three lines
+    fig.suptitle(f"A standard normal through $K$ layers:{joint}the same {len(x)} samples in every column"
+                 f"{joint}(colour = base position $x$)", fontsize=11 if len(stages) >= 3 else 9)
     return fig
 
 
@@ -325,9 +335,10 @@ def sample_paths_figure(flow6: Flow, n_samples: int = 12, steps: int = 121, seed
     main.grid(axis="y", alpha=0.25, linewidth=0.5)
     for ax, flow_at, name, where in ((left, Flow([]), "$p_X$ (K = 0)", x), (right, flow, f"$p_Y$ (K = {depth})",
                                                                           integer[-1])):
-        p = _density(flow_at, ys)
-        ax.fill_betweenx(ys, p, color=_FILL, alpha=0.6, linewidth=0)
-        ax.plot(p, ys, color=_INK, linewidth=1.2)
+        curve = _curve_grid(flow_at, lo, hi, ys.size)
+        p = _density(flow_at, curve)
+        ax.fill_betweenx(curve, p, color=_FILL, alpha=0.6, linewidth=0)
+        ax.plot(p, curve, color=_INK, linewidth=1.2)
         ax.scatter(np.zeros(len(x)), where, c=colours, s=22, edgecolors=_INK, linewidths=0.4, zorder=3,
                    clip_on=False)
         ax.set_xlim(0, 1.1 * float(p.max()))
@@ -498,7 +509,8 @@ def histogram_figure(flow6: Flow, K: Real | None = None, n: int = 100_000, seed:
     upper.stairs(check.density, check.edges, fill=True, color=_HIST, label=f"histogram of {check.n:,} samples")
     upper.stairs(check.exact_density, check.edges, color="#1d4ed8", linewidth=0.6, alpha=0.8,
                  label="exact bin averages $P_i / w$")
-    upper.plot(ys, _density(truncated, ys), color="black", linewidth=1.2, label="exact $p_Y(y)$")
+    curve = _curve_grid(truncated, lo, hi, ys.size)
+    upper.plot(curve, _density(truncated, curve), color="black", linewidth=1.2, label="exact $p_Y(y)$")
     upper.set_ylabel("density")
     upper.set_ylim(bottom=0)
     upper.legend(fontsize=8, loc="upper right")
