@@ -215,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"flowproof: error: {err}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as err:  # an optional dependency: plot and docs need matplotlib
+        print(f"flowproof: error: {args.command} needs {err.name}: pip install 'flowproof[docs]' (or [plot])",
+              file=sys.stderr)
+        return 2
     except SystemExit as done:  # --help and --version
         return int(done.code or 0)
     except KeyboardInterrupt:
