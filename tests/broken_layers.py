@@ -21,3 +21,8 @@ class NotIncreasing(Layer):
 
     def displacement_bound(self):
         return sp.Rational(3, 5)
+
+
+# The docstring's claim, checked once at import so the fixture cannot drift from what it says it is.
+_z = sp.Symbol("z", real=True)
+assert sp.minimum(sp.diff(NotIncreasing().expr(_z), _z), _z) == NotIncreasing().derivative_lower_bound()
