@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowproof import Flow, SineLayer, chapter_flow
+from flowproof.numeric import EXTENDED
 
 DEPTHS = [1, 3, 6, "2.5"]
 EPS = 2.0**-52
@@ -177,6 +178,12 @@ def test_float_log_det_in_tail_limited_only_by_rounding_of_intermediate_points()
 INVERSE_Y = np.concatenate([Y_GRID, [1e3, -1e3, 1e8, -1e8, 1e12, -0.3]])
 
 
+# The few-ulp inverse rests on the longdouble residual of the final Newton step; where numpy.longdouble is just
+# float64 (Windows, macOS arm64) the layer-by-layer rounding (~20 ulp at worst here) is all there is.
+needs_extended = pytest.mark.skipif(not EXTENDED, reason="numpy.longdouble is no wider than float64 here")
+
+
+@needs_extended
 @pytest.mark.parametrize("K", DEPTHS)
 def test_float_inverse_within_8_ulp_of_exact_preimage(K):
     flow = chapter_flow(K)
@@ -190,6 +197,7 @@ def test_float_inverse_within_8_ulp_of_exact_preimage(K):
 ILL_CONDITIONED_Y = [-2.9901565003676382, -3.011057818377306, -2.8987979170245923, -3.0531670171508716]
 
 
+@needs_extended
 def test_float_newton_inverse_within_8_ulp_where_layer_chain_is_ill_conditioned():
     """Near y = -3 the prefix products of 1/f_k' reach ~7; the exact preimage is still a well-defined double."""
     flow = chapter_flow(6)
