@@ -79,15 +79,17 @@ def layer_functions(layer: Layer) -> LayerFunctions:
 
 
 def log_derivative_expr(layer: Layer) -> sp.Expr:
-    r""":math:`\log f'` in a form that keeps its relative accuracy everywhere: :math:`\log f'` from the layer's
-    stable :math:`f'` where :math:`f' < 1/2` (near-singular layers), :math:`\operatorname{log1p}(f' - 1)` with
-    :math:`f' - 1` simplified symbolically (e.g. :math:`a w \cos(w z + \varphi)`) elsewhere, so a tiny amplitude
-    gives a tiny, accurate :math:`\log f'` rather than :math:`\log(1 + u)` rounded to 0."""
-    df = layer.derivative_expr(Z)
+    r""":math:`\log f'` in a form that keeps its accuracy for this layer, chosen once from its exact bound
+    :math:`f' \ge m`: where :math:`m \ge 1/2`, :math:`\operatorname{log1p}(f' - 1)` with :math:`f' - 1` simplified
+    symbolically (e.g. :math:`a w \cos(w z + \varphi)`), so a tiny amplitude gives a tiny, accurate
+    :math:`\log f'` rather than :math:`\log(1 + u)` rounded to 0; where :math:`m < 1/2` (towards a near-singular
+    layer), :math:`\log` of the layer's stable :math:`f'`, which has no cancellation where :math:`f'` is small."""
     excess = sp.expand(sp.diff(layer.expr(Z), Z) - 1)
     if excess == 0:
         return sp.Integer(0)
-    return sp.Piecewise((sp.log(df), df < sp.Rational(1, 2)), (log1p(excess), True))
+    if layer.derivative_lower_bound() >= sp.Rational(1, 2):
+        return log1p(excess)
+    return sp.log(layer.derivative_expr(Z))
 
 
 def _taylor(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
