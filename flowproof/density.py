@@ -45,8 +45,22 @@ def normal_log_pdf_mp(x: mpmath.mpf) -> mpmath.mpf:
 
 
 def normal_cdf_mp(x: mpmath.mpf) -> mpmath.mpf:
-    """:math:`\\Phi(x)` at the current working precision (relative accuracy in the lower tail)."""
-    return mpmath.ncdf(x)
+    r""":math:`\Phi(x)` at the current working precision (relative accuracy in the lower tail).
+
+    Beyond :math:`|x| = 10^{10}` (``mpmath.ncdf`` overflows for huge arguments) the asymptotic series
+    :math:`\Phi(-t) = \frac{\varphi(t)}{t} \sum_n (-1)^n \frac{(2n-1)!!}{t^{2n}}` is summed until its terms drop
+    below the working precision (two or three terms there).
+    """
+    if not mpmath.isfinite(x) or abs(x) <= 10**10:
+        return mpmath.ncdf(x)
+    t = abs(x)
+    term, total, n = mpmath.mpf(1), mpmath.mpf(1), 0
+    while abs(term) > mpmath.eps:
+        n += 1
+        term *= -(2 * n - 1) / (t * t)
+        total += term
+    lower = mpmath.exp(-t * t / 2) / (t * mpmath.sqrt(2 * mpmath.pi)) * total
+    return lower if x < 0 else 1 - lower
 
 
 def normal_icdf_mp(u: mpmath.mpf, dps: int) -> mpmath.mpf:

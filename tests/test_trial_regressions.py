@@ -48,3 +48,16 @@ def test_chapter_figure_draws_a_sharp_peak_to_its_height():
     # by hand: p_Y(F(x)) = phi(x) / f'(x), and at x = pi/2 that is phi(pi/2) / 0.001
     peak = math.exp(-(math.pi / 2) ** 2 / 2) / math.sqrt(2 * math.pi) / 0.001
     assert drawn >= 0.8 * peak
+
+
+@pytest.mark.parametrize("t", ["1e11", "1e50", "1e300"])
+def test_cdf_far_in_the_tail_at_high_precision(t):
+    """mpmath.ncdf overflows past ~1e154; by hand, log Phi(-t) = -t^2/2 - log(t sqrt(2 pi)) - 1/t^2 + O(t^-4)."""
+    import mpmath
+
+    with mpmath.workdps(40):
+        value = Flow([]).cdf(f"-{t}", dps=30)
+        tt = mpmath.mpf(t)
+        expected = -tt * tt / 2 - mpmath.log(tt * mpmath.sqrt(2 * mpmath.pi)) - 1 / (tt * tt)
+        assert abs(mpmath.log(value) - expected) <= abs(expected) * mpmath.mpf(10) ** -28
+        assert Flow([]).cdf(t, dps=30) == 1
