@@ -210,7 +210,7 @@ def _solve_layer_mp(layer: Layer, y: mpmath.mpf, method: str) -> tuple[mpmath.mp
     tol = mpmath.ldexp(max(mpmath.mpf(1), abs(y)), -mpmath.mp.prec + 2)
     steps = 0
     if method == "newton":
-        x, step_old, lo_seen, hi_seen = y, hi - lo, False, False
+        x, step_old, lo_seen, hi_seen = _float_seed(layer, y, lo, hi), hi - lo, False, False
         for _ in range(2 * _halvings(lo, hi, tol) + 8):
             steps += 1
             fx = fns.f_mp(x)
@@ -237,6 +237,25 @@ def _solve_layer_mp(layer: Layer, y: mpmath.mpf, method: str) -> tuple[mpmath.mp
         else:
             hi = mid
     return (lo + hi) / 2, steps
+
+
+def _float_seed(layer: Layer, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf) -> mpmath.mpf:
+    """A start for the high-precision Newton iteration: a few scalar float64 Newton steps from ``y``, kept inside
+    ``[lo, hi]``. Good to ~16 digits where float64 can resolve the root, so the mpmath iteration only doubles them;
+    anywhere else it is ``y``, the start the bracket guarantees."""
+    if not abs(y) < 1e15:
+        return y
+    f_and_slope = layer_functions(layer).f_and_slope_scalar
+    target, x = float(y), float(y)
+    low, high = float(lo), float(hi)
+    try:
+        for _ in range(8):
+            fx, d = f_and_slope(x)
+            x = min(max(x - (fx - target) / d, low), high)
+    except (ArithmeticError, ValueError):
+        return y
+    seed = mpmath.mpf(x)
+    return seed if lo <= seed <= hi else y
 
 
 def _halvings(lo: mpmath.mpf, hi: mpmath.mpf, tol: mpmath.mpf) -> int:

@@ -52,6 +52,7 @@ class LayerFunctions:
     f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     forward_terms: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_ext: Callable[[np.ndarray], np.ndarray]
+    f_and_slope_scalar: Callable[[float], tuple[float, float]]
     f_mp: Callable[[Any], Any]
     df_mp: Callable[[Any], Any]
     log_df_mp: Callable[[Any], Any]
@@ -72,6 +73,7 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         f_and_log_df=FloatKernel((f, log_df)),
         forward_terms=FloatKernel(_taylor(sp.expand(f - Z)) + _taylor(log_df)),
         f_ext=sp.lambdify(Z, _split_phases(f), printer=_ExtendedPrinter),
+        f_and_slope_scalar=sp.lambdify(Z, (f, sp.diff(f, Z)), modules="math"),
         f_mp=sp.lambdify(Z, f, modules="mpmath"),
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
         log_df_mp=sp.lambdify(Z, log_df, modules="mpmath"),
