@@ -146,6 +146,8 @@ class Flow(Sequence[Layer]):
         """``(forward(x), log_det(x))`` in one pass over the layers."""
         if dps is not None:
             return self._chain_mp(x, dps)
+        if _is_dask(x):
+            return self.forward(x), self.log_det(x)
         arr = as_float_array(x, "x")
         flat = arr.ravel()
         y, ld = flat.copy(), np.full_like(flat, np.nan)
@@ -260,6 +262,8 @@ class Flow(Sequence[Layer]):
             x = self.inverse(y, dps=dps).x
             with mpmath.workdps(dps + 10):
                 return density.normal_cdf_mp(x) if not mpmath.isnan(x) else x
+        if _is_dask(y):
+            return _blockwise(y, "y", self.cdf)
         return density.normal_cdf(self.inverse(y))
 
     def icdf(self, u: Any, dps: int | None = None) -> Any:
@@ -275,8 +279,9 @@ class Flow(Sequence[Layer]):
             with mpmath.workdps(dps + 10 + max(0, -int(mpmath.log10(min(p, 1 - p) or 1)))):
                 p = to_mpf(u, "u")
             return self.forward(density.normal_icdf_mp(p, dps + 10), dps=dps)
-        arr = as_float_array(u, "u")
-        return self.forward(density.normal_icdf(arr))
+        if _is_dask(u):
+            return _blockwise(u, "u", self.icdf)
+        return self.forward(density.normal_icdf(as_float_array(u, "u")))
 
     def sample(self, n: int, seed: Any = None) -> np.ndarray:
         """``n`` draws of :math:`Y = F(X)`, :math:`X \\sim \\mathcal{N}(0, 1)`, as float64
@@ -317,9 +322,24 @@ def _shaped(flat: np.ndarray, like: np.ndarray) -> Any:
     return out[()] if out.ndim == 0 else out
 
 
+def _is_dask(values: Any) -> bool:
+    return type(values).__module__.split(".")[0] == "dask" and hasattr(values, "map_blocks")
+
+
+def _blockwise(values: Any, name: str, fn: Callable[[np.ndarray], Any]) -> Any:
+    """A dask array mapped block by block (lazily, nothing materialised) after its dtype is checked up front."""
+    if np.dtype(values.dtype).kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers (bool, int or float), got dtype {values.dtype}")
+    return values.map_blocks(fn, dtype=np.float64, meta=np.empty((0,) * values.ndim, dtype=np.float64))
+
+
 def _elementwise(values: Any, name: str, finite: Callable[[np.ndarray], np.ndarray],
                  nonfinite: Callable[[np.ndarray], np.ndarray]) -> Any:
-    """Apply ``finite`` to the finite entries (vectorised) and ``nonfinite`` to the rest; keep the shape."""
+    """Apply ``finite`` to the finite entries (vectorised) and ``nonfinite`` to the rest; keep the shape.
+
+    A dask array is processed chunk by chunk, lazily (``map_blocks``), so it can run on a dask cluster."""
+    if _is_dask(values):
+        return _blockwise(values, name, lambda block: _elementwise(block, name, finite, nonfinite))
     arr = as_float_array(values, name)
     flat = arr.ravel()
     is_finite = np.isfinite(flat)
