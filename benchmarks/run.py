@@ -103,11 +103,56 @@ def ulp_errors(x: np.ndarray, y: np.ndarray, sample: int) -> np.ndarray:
     return np.array(errs)
 
 
+def scaling_figure(path: str) -> None:
+    """Time against depth K, number of points N and digits (the mp inverse), on log-log axes, with fitted slopes."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    axes = fig.subplots(1, 3)
+    x = np.random.default_rng(0).standard_normal(10**4)
+    ks = [6, 25, 100, 400, 1000]
+    t_k = []
+    for k in ks:
+        print(f"... scaling: forward+log_det, K={k}", flush=True)
+        deep = fp.Flow([fp.SineLayer("0.32", 2, fp.CHAPTER_PHASES[j % 6]) for j in range(k)])
+        deep.forward_and_log_det(x[:10])  # lambdify outside the timing
+        t_k.append(best(lambda d=deep: d.forward_and_log_det(x), 3))
+    ns = [10**3, 10**4, 10**5, 10**6]
+    flow = fp.chapter_flow()
+    t_n, t_inv = [], []
+    for n in ns:
+        print(f"... scaling: N={n}", flush=True)
+        xs = np.random.default_rng(1).standard_normal(n)
+        t_n.append(best(lambda v=xs: flow.forward_and_log_det(v), 3))
+        t_inv.append(best(lambda v=xs: flow.inverse(v), 2))
+    digits = [30, 100, 300, 1000, 3000]
+    t_d = []
+    for d in digits:
+        print(f"... scaling: mp inverse, dps={d}", flush=True)
+        t_d.append(best(lambda dd=d: flow.inverse("0.5", dps=dd), 2))
+    for ax, xs_, series, xlabel in (
+            (axes[0], ks, [("forward + log_det, 1e4 points", t_k)], "depth K"),
+            (axes[1], ns, [("forward + log_det, K = 6", t_n), ("inverse, K = 6", t_inv)], "points N"),
+            (axes[2], digits, [("inverse(y, dps)", t_d)], "digits (dps)")):
+        for label, ts in series:
+            slope = np.polyfit(np.log(xs_[1:]), np.log(ts[1:]), 1)[0]
+            ax.loglog(xs_, ts, "o-", label=f"{label} (slope {slope:.2f})")
+        ax.set(xlabel=xlabel, ylabel="seconds")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle("flowproof scaling (best of repeated runs; slopes fitted past the first point)", fontsize=10)
+    fig.savefig(path, dpi=100)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the sizes of issue 4 (slow)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--plot", metavar="PNG", help="also draw the scaling figure (time vs K, N, dps) to PNG")
     args = parser.parse_args()
+    if args.plot:
+        scaling_figure(args.plot)
     n = 10**6 if args.full else 2 * 10**5
     deep_n = 10**5 if args.full else 10**4
     rows: list[tuple[str, float, float, str]] = []
