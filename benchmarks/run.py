@@ -3,7 +3,8 @@
     python3 benchmarks/run.py            # quick sizes (about a minute)
     python3 benchmarks/run.py --full     # the sizes of issue 4 (10^6 points, K = 1000 on 10^5 points)
 
-Times are the best of ``--repeat`` runs (default 3) of each side, interleaved, so a noisy machine hits both alike.
+Times are the best of ``--repeat`` runs (default 3) of each side; the best of several runs is what a noisy machine
+spoils least.
 Baselines are written here by hand on purpose (they are the yardsticks, not library code).
 """
 
