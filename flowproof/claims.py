@@ -33,14 +33,13 @@ from typing import Any
 
 import mpmath
 import numpy as np
-import sympy as sp
 
 from . import density, symbolic
 from .flow import Flow, chapter_flow
 from .inverse import check_dps
 from .layers import Layer
-from .modes import ModeReport, find_modes, sine_parameters
-from .numeric import Z
+from .modes import ModeReport, _slope_functions, find_modes, sine_parameters
+from .numeric import layer_functions
 from .verify import check_normalisation, default_depths, depth_label
 
 __all__ = ["POSITION_TOL", "VARYING_RATIO", "Claim", "check_claims", "claims_table", "mode_lines"]
@@ -196,16 +195,15 @@ def _nearest_slope_minimum(layer: Layer, x: float) -> float:
     return float(minima[np.argmin(np.abs(minima - x))])
 
 
-@lru_cache(maxsize=256)
 def _slope_float(layer: Layer) -> Any:
-    return sp.lambdify(Z, layer.derivative_expr(Z), modules="numpy")
+    """float64 :math:`f'`: the layer's own lambdified kernel."""
+    return layer_functions(layer).df
 
 
-@lru_cache(maxsize=256)
 def _curvature_float(layer: Layer) -> Any:
-    expr = sp.diff(layer.expr(Z), Z, 2)
-    fn = sp.lambdify(Z, expr, modules="numpy")
-    return lambda z: np.broadcast_to(fn(z), np.shape(z))
+    """float64 :math:`f''`: from the kernel :mod:`flowproof.modes` already builds per layer."""
+    kernel = _slope_functions(layer).float_all
+    return lambda z: kernel(np.asarray(z, dtype=np.float64))[2]
 
 
 # -- K = 3 -----------------------------------------------------------------------------------------------------

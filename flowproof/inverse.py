@@ -324,10 +324,3 @@ def forward_mp(layers: Sequence[Layer], x: mpmath.mpf) -> mpmath.mpf:
     for layer in layers:
         x = layer_functions(layer).f_mp(x)
     return x
-
-
-def log_det_mp(layers: Sequence[Layer], x: mpmath.mpf) -> mpmath.mpf:
-    r""":math:`\log F'(x) = \sum_k \log f_k'(z_{k-1})` at the current working precision."""
-    return mpmath.fsum(forward_chain_mp(layers, x)[1])
-
-
