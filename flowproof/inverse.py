@@ -116,34 +116,78 @@ def _parameter_digits(layer: Layer) -> int:
 
 
 def invert_float(layers: Sequence[Layer], y: np.ndarray) -> np.ndarray:
-    """Vectorised float64 inverse of finite values ``y`` (1D), layer by layer in reverse order, then polished.
+    r"""Vectorised float64 inverse of finite values ``y`` (1D), layer by layer in reverse order, then corrected.
 
     Layer by layer, each rounding of an intermediate :math:`z_k` is amplified by :math:`1/f_j'` of the layers
-    below (about 20 ulp at worst for the chapter's flow); one Newton step on the whole composition with the
-    residual :math:`F(x) - y` in extended precision (``numpy.longdouble``, where it is wider than float64)
-    brings the result to within about half an ulp of the exact preimage.
+    below (about 20 ulp at worst for the chapter's flow). So the sweep also carries the error of the current
+    float iterate, :math:`\delta_{k-1} = (\delta_k + r_k) / f_k'(z_{k-1})` with :math:`\delta_K = 0` and the
+    residual :math:`r_k = f_k(z_{k-1}) - z_k` computed in ``numpy.longdouble`` (where it is wider than float64),
+    and returns :math:`z_0 - \delta_0`: to first order the Newton step on the whole composition, within about
+    half an ulp of the exact preimage. No ``K x N`` array is kept.
     """
     z = y
+    error = np.zeros_like(y) if EXTENDED else None
     for layer in reversed(layers):
-        z = _solve_layer_float(layer, z)
-    return _polish(layers, z, y) if EXTENDED and layers else z
+        below, slope, residual = _solve_layer_float(layer, z)
+        if error is not None:
+            with np.errstate(all="ignore"):
+                error = (error + residual) / slope
+        z = below
+    if error is None or not layers:
+        return z
+    corrected = z - error
+    return np.where(np.isfinite(corrected), corrected, z)
 
 
-def _polish(layers: Sequence[Layer], x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """One Newton step :math:`x - (F(x) - y)/F'(x)` with the chain :math:`z_k` carried in ``numpy.longdouble``."""
-    z = x.astype(np.longdouble)
-    slope = np.ones_like(x)
-    for layer in layers:
-        fns = layer_functions(layer)
-        slope = slope * fns.f_and_slope(z.astype(np.float64))[1]  # the slope needs no extra bits
-        z = fns.f_ext(z)
+#: Halley rounds run on every point before the convergence test (from ``x = y``, three reach the rounding
+#: level for all but about one point in 10^5 of the chapter's layers; those go on in the safeguarded loop).
+HALLEY_ROUNDS = 3
+
+
+def _solve_layer_float(layer: Layer, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Roots :math:`x` of :math:`f(x) = y`, with :math:`f'(x)` and the residual :math:`f(x) - y`.
+
+    A fast path first: :data:`HALLEY_ROUNDS` unguarded Halley steps
+    :math:`x \leftarrow x - 2 r f' / (2 f'^2 - r f'')` on all points (cubic convergence; :math:`f''` shares the
+    trig atoms of :math:`f` and :math:`f'`). A point is accepted only when it lies in the layer's bracket and its
+    residual is at the rounding level of :math:`f(x)`; any other point (or a non-finite one) is solved again
+    by the safeguarded Newton-bisection loop, which cannot leave the bracket. The slope returned for an accepted
+    point is :math:`f'` at the previous iterate (relative error about :math:`|f''/f'|` times the last step,
+    below :math:`10^{-4}` there, which is all the error recurrence of :func:`invert_float` needs).
+    """
+    fns = layer_functions(layer)
+    x = y
     with np.errstate(all="ignore"):
-        step = (z - y.astype(np.longdouble)) / slope
-        polished = (x.astype(np.longdouble) - step).astype(np.float64)
-    return np.where(np.isfinite(polished), polished, x)
+        for _ in range(HALLEY_ROUNDS):
+            fx, d, dd = fns.f_and_derivatives(x)
+            r = fx - y
+            step = 2 * r * d / (2 * d * d - r * dd)
+            x = x - step
+        residual, shift = _residual(fns, x, y)
+        lo, hi = layer.bracket(y)
+        ok = (np.abs(residual) <= 2.0**-51 * (np.abs(x) + np.abs(shift))) & (x >= lo) & (x <= hi) & (d > 0)
+        ok &= np.abs(step) <= 2.0**-14 * (1 + np.abs(x))  # so f' at the previous iterate serves
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        x, d, residual = x.copy(), d.copy(), residual.copy()
+        x[bad] = _solve_layer_safeguarded(layer, y[bad])
+        d[bad] = fns.f_and_slope(x[bad])[1]
+        residual[bad] = _residual(fns, x[bad], y[bad])[0]
+    return x, d, residual
 
 
-def _solve_layer_float(layer: Layer, y: np.ndarray) -> np.ndarray:
+def _residual(fns: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:math:`(f(x) - y, f(x) - x)`, from :math:`f` in extended precision where there is one."""
+    if not EXTENDED:
+        fx = fns.f(x)
+        return fx - y, fx - x
+    wide = x.astype(np.longdouble)
+    fx = fns.f_ext(wide)
+    return (fx - y.astype(np.longdouble)).astype(np.float64), (fx - wide).astype(np.float64)
+
+
+def _solve_layer_safeguarded(layer: Layer, y: np.ndarray) -> np.ndarray:
+    """Newton's method safeguarded inside the shrinking bisection bracket, vectorised, with early retirement."""
     fns = layer_functions(layer)
     lo, hi = layer.bracket(y)
     x = y.copy()

@@ -39,8 +39,9 @@ class LayerFunctions:
     r"""A layer's :math:`f, f', \log f'` as numpy (float64) and mpmath callables.
 
     ``f_and_slope`` returns :math:`(f, f')` with :math:`f'` as plain ``diff`` (for Newton steps, sharing one
-    sin/cos evaluation with :math:`f`); ``f_and_log_df`` returns :math:`(f, \log f')`;
-    ``forward_terms`` returns the displacement :math:`g = f - z`, :math:`\log f'`
+    sin/cos evaluation with :math:`f`); ``f_and_derivatives`` returns :math:`(f, f', f'')` (for Halley steps);
+    ``f_ext`` evaluates :math:`f` in ``numpy.longdouble`` (for residuals); ``f_and_log_df`` returns
+    :math:`(f, \log f')`; ``forward_terms`` returns the displacement :math:`g = f - z`, :math:`\log f'`
     and their first two derivatives (halved second), for the compensated forward pass of
     :meth:`flowproof.Flow.forward_and_log_det`.
     """
@@ -49,6 +50,7 @@ class LayerFunctions:
     df: Callable[[np.ndarray], np.ndarray]
     log_df: Callable[[np.ndarray], np.ndarray]
     f_and_slope: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+    f_and_derivatives: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     forward_terms: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_ext: Callable[[np.ndarray], np.ndarray]
@@ -62,6 +64,7 @@ class LayerFunctions:
 def layer_functions(layer: Layer) -> LayerFunctions:
     r"""Lambdify ``layer``'s :math:`f, f', \log f'` (cached per layer; layers are immutable)."""
     f = layer.expr(Z)
+    slope = sp.diff(f, Z)
     df = layer.derivative_expr(Z)
     log_df = log_derivative_expr(layer)
     single = lambda expr: _unpack(FloatKernel((expr,)))  # noqa: E731
@@ -69,11 +72,12 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         f=single(f),
         df=single(df),
         log_df=single(log_df),
-        f_and_slope=FloatKernel((f, sp.diff(f, Z))),
+        f_and_slope=FloatKernel((f, slope)),
+        f_and_derivatives=FloatKernel((f, slope, sp.diff(slope, Z))),
         f_and_log_df=FloatKernel((f, log_df)),
         forward_terms=FloatKernel(_taylor(sp.expand(f - Z)) + _taylor(log_df)),
-        f_ext=sp.lambdify(Z, _split_phases(f), printer=_ExtendedPrinter),
-        f_and_slope_scalar=sp.lambdify(Z, (f, sp.diff(f, Z)), modules="math"),
+        f_ext=sp.lambdify(Z, _reduce_phases(f), printer=_ExtendedPrinter),
+        f_and_slope_scalar=sp.lambdify(Z, (f, slope), modules="math"),
         f_mp=sp.lambdify(Z, f, modules="mpmath"),
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
         log_df_mp=sp.lambdify(Z, log_df, modules="mpmath"),
@@ -141,16 +145,15 @@ class FloatKernel:
 EXTENDED = np.finfo(np.longdouble).nmant > np.finfo(np.float64).nmant
 
 
-def _split_phases(expr: sp.Expr) -> sp.Expr:
-    r""":math:`\sin(w z + \varphi) \to \sin(w z) \cos\varphi + \cos(w z) \sin\varphi` with the constants
-    evaluated to 30 digits, so a large phase is never rounded into the argument (for the longdouble path)."""
+def _reduce_phases(expr: sp.Expr) -> sp.Expr:
+    r""":math:`\sin(w z + \varphi) \to \sin(w z + \varphi_r)` with :math:`\varphi_r = \varphi - 2\pi n \in [-\pi, \pi]`
+    evaluated to 30 digits (for the longdouble path), so a large phase is never rounded into the argument."""
 
-    def split(node: sp.Basic) -> sp.Expr:
+    def reduce(node: sp.Basic) -> sp.Expr:
         w, phi = _coefficients(node.args[0])  # type: ignore[misc]
-        c, s = sp.Float(sp.N(sp.cos(phi), 30), 30), sp.Float(sp.N(sp.sin(phi), 30), 30)
-        if isinstance(node, sp.sin):
-            return sp.sin(w * Z) * c + sp.cos(w * Z) * s
-        return sp.cos(w * Z) * c - sp.sin(w * Z) * s
+        turns = sp.floor(phi / (2 * sp.pi) + sp.Rational(1, 2))
+        reduced = sp.Float(sp.N(phi - 2 * sp.pi * turns, 30), 30)
+        return node.func(w * Z + reduced)
 
     def affine_with_phase(node: sp.Basic) -> bool:
         if not isinstance(node, (sp.sin, sp.cos)):
@@ -158,7 +161,7 @@ def _split_phases(expr: sp.Expr) -> sp.Expr:
         coefficients = _coefficients(node.args[0])
         return coefficients is not None and coefficients[1] != 0
 
-    return expr.replace(affine_with_phase, split)
+    return expr.replace(affine_with_phase, reduce)
 
 
 class _ExtendedPrinter(NumPyPrinter):
