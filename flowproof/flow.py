@@ -212,19 +212,20 @@ class Flow(Sequence[Layer]):
             work = needed
 
     # -- inverse -----------------------------------------------------------------------------------------------
-    def inverse(self, y: Any, dps: int | None = None, method: str = "newton") -> Any:
+    def inverse(self, y: Any, dps: int | None = None, method: str = "halley") -> Any:
         """:math:`x = F^{-1}(y)`, layer by layer in reverse order (:mod:`flowproof.inverse`).
 
         With ``dps=N`` (one scalar), returns an :class:`~flowproof.inverse.InverseResult`: ``.x`` within
         ``10**-N * max(1, |x|)`` of the true preimage, shown by ``.bracket``, with ``.residual`` and ``.steps``;
-        ``float(result)`` converts. ``method`` is ``"newton"`` (safeguarded, default) or ``"bisect"``.
+        ``float(result)`` converts. ``method`` is ``"halley"`` (default) or ``"newton"``, both safeguarded in the
+        layer's bracket, or the chapter's ``"bisect"``.
         """
         method = check_method(method)
         if dps is not None:
             return invert_mp(self._layers, y, dps, method)
         return _elementwise(y, "y", lambda v: self._inverse_float(v, method), nonfinite=lambda v: v)
 
-    def _inverse_float(self, y: np.ndarray, method: str = "newton") -> np.ndarray:
+    def _inverse_float(self, y: np.ndarray, method: str = "halley") -> np.ndarray:
         if method == "bisect":
             with mpmath.workdps(17):  # the chapter's method, one point at a time: for reference, not speed
                 return np.array([float(invert_mp(self._layers, float(v), 17, "bisect").x) for v in y])

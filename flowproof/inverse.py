@@ -17,6 +17,7 @@ sign change :math:`F(\ell) \le y \le F(h)` (valid since :math:`F` is increasing)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import mpmath
 import numpy as np
+import sympy as sp
 
 from .exact import to_mpf
 from .numeric import EXTENDED, layer_functions
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InverseResult", "METHODS", "check_dps", "invert_float", "invert_mp", "working_dps"]
 
-METHODS = ("newton", "bisect")
+METHODS = ("halley", "newton", "bisect")
 MAX_DPS = 100_000
 
 
@@ -97,7 +99,10 @@ def check_method(method: Any) -> str:
 def digits(value: Any) -> int:
     """Decimal digits before the point of ``|value|`` (0 for ``|value| <= 1``)."""
     magnitude = abs(value)
-    return 0 if not magnitude > 1 else int(mpmath.log10(magnitude)) + 1
+    if not magnitude > 1:
+        return 0
+    with mpmath.workprec(53):  # a digit count needs no more
+        return int(mpmath.log10(magnitude)) + 1
 
 
 def working_dps(dps: int, size: Any, layers: Sequence[Layer]) -> int:
@@ -206,8 +211,9 @@ def _solve_layer_safeguarded(layer: Layer, y: np.ndarray) -> np.ndarray:
         lo, lo_seen = np.where(r < 0, x, lo), lo_seen | (r < 0)
         hi, hi_seen = np.where(r > 0, x, hi), hi_seen | (r > 0)
         with np.errstate(all="ignore"):
-            newton = x - r / d
-        x_new = _safeguard(newton, x, r, d, step_old, lo, hi, lo_seen, hi_seen)
+            step = r / d
+            newton = x - step
+        x_new = _safeguard(newton, step, step_old, lo, hi, lo_seen, hi_seen)
         step_old = np.abs(x_new - x)
         # Converged: the residual is at the rounding level of f(x) = x + (f(x) - x), the step is below half
         # an ulp, or the bracket holds no double between its ends.
@@ -226,55 +232,103 @@ def _solve_layer_safeguarded(layer: Layer, y: np.ndarray) -> np.ndarray:
     return out
 
 
-def _safeguard(newton: Any, x: Any, r: Any, d: Any, step_old: Any, lo: Any, hi: Any, lo_seen: Any,
-               hi_seen: Any) -> Any:
-    """The next iterate: Newton's, unless it leaves the bracket or fails to halve the step.
+def _safeguard(candidate: Any, step: Any, step_old: Any, lo: Any, hi: Any, lo_seen: Any, hi_seen: Any) -> Any:
+    """The next iterate: ``candidate = x - step``, unless it leaves the bracket or fails to halve the step.
 
-    A Newton step past an end of the bracket where ``f`` was never evaluated goes to that end (the root is
-    often close to it: ``|f(z) - z| = D`` there); otherwise a rejected step bisects. Works on numpy arrays and,
-    elementwise, on mpf scalars.
+    A step past an end of the bracket where ``f`` was never evaluated goes to that end (the root is often close
+    to it: ``|f(z) - z| = D`` there); otherwise a rejected step bisects. Works on numpy arrays and, elementwise,
+    on mpf scalars.
     """
     mid = lo + (hi - lo) / 2
-    if isinstance(x, np.ndarray):
-        below, above = newton <= lo, newton >= hi
-        slow = np.abs(2 * r) > np.abs(step_old * d)
+    if isinstance(candidate, np.ndarray):
+        below, above = candidate <= lo, candidate >= hi
+        slow = np.abs(2 * step) > np.abs(step_old)
         return np.where(below & ~lo_seen, lo, np.where(above & ~hi_seen, hi,
-                        np.where(below | above | slow, mid, newton)))
-    if newton <= lo:
+                        np.where(below | above | slow, mid, candidate)))
+    if candidate <= lo:
         return lo if not lo_seen else mid
-    if newton >= hi:
+    if candidate >= hi:
         return hi if not hi_seen else mid
-    return mid if abs(2 * r) > abs(step_old * d) else newton
+    return mid if abs(2 * step) > abs(step_old) else candidate
 
 
-def _solve_layer_mp(layer: Layer, y: mpmath.mpf, method: str) -> tuple[mpmath.mpf, int]:
-    """Root of ``f(z) = y`` in the layer's bracket, to the current working precision."""
+#: Order of convergence of each method's step (bisection gains one bit a step).
+ORDER = {"halley": 3, "newton": 2}
+
+
+def _solve_layer_mp(layer: Layer, y: mpmath.mpf, method: str) -> tuple[mpmath.mpf, int, mpmath.mpf]:
+    r"""Root of ``f(z) = y`` in the layer's bracket to the current working precision, the steps taken and
+    :math:`f'` there (at the last iterate evaluated).
+
+    Halley's (:math:`x - 2 r f' / (2 f'^2 - r f'')`) or Newton's (:math:`x - r / f'`) step from a float64 seed,
+    with the precision raised as the digits grow (order :math:`p` triples or doubles the good bits, so each
+    step runs at about :math:`p` times the bits of the last): only the last one or two steps run at the full
+    working precision. At full precision every step is safeguarded inside the shrinking bisection bracket.
+    The bisection method is the chapter's, with its number of halvings from the precision asked.
+    """
     fns = layer_functions(layer)
     lo, hi = layer.bracket(y)
-    tol = mpmath.ldexp(max(mpmath.mpf(1), abs(y)), -mpmath.mp.prec + 2)
-    steps = 0
-    if method == "newton":
-        x, step_old, lo_seen, hi_seen = _float_seed(layer, y, lo, hi), hi - lo, False, False
-        for _ in range(2 * _halvings(lo, hi, tol) + 8):
-            steps += 1
-            fx = fns.f_mp(x)
+    full = mpmath.mp.prec
+    scale = max(mpmath.mpf(1), abs(y))
+    tol = mpmath.ldexp(scale, -full + 2)
+    if method == "bisect":
+        x, steps = _bisect(fns, y, lo, hi, tol)
+        return x, steps, fns.df_mp(x)
+    if hi - lo <= tol:
+        return (lo + hi) / 2, 0, fns.df_mp((lo + hi) / 2)
+    order = ORDER[method]
+    x, seed_bits = _float_seed(layer, y, lo, hi)
+    ladder = _precision_ladder(full, seed_bits, order)
+    step_old, lo_seen, hi_seen, d, steps = hi - lo, False, False, mpmath.mpf(1), 0
+    for _ in range(2 * int(mpmath.mag(hi - lo) - mpmath.mag(tol)) + 16):  # twice the halvings, and more
+        steps += 1
+        prec = min(full, ladder.pop(0) + 16) if ladder else full
+        with mpmath.workprec(prec):
+            fx, d, dd = fns.derivatives_mp(x)
             r = fx - y
+            step = 2 * r * d / (2 * d * d - r * dd) if order == 3 else r / d
+            quiet = abs(r) <= mpmath.ldexp(abs(x) + abs(fx - x), -prec + 3)
+        if not quiet:  # the sign of r is trustworthy above the rounding level
             if r < 0:
                 lo, lo_seen = x, True
-            elif r > 0:
+            else:
                 hi, hi_seen = x, True
-            d = fns.df_mp(x)
-            newton = x - r / d
-            # The residual is at the rounding level of f(x) = x + (f(x) - x): one last Newton step and stop.
-            if abs(r) <= mpmath.ldexp(abs(x) + abs(fx - x), -mpmath.mp.prec + 3):
-                return (newton if lo <= newton <= hi else x), steps
-            x_new = _safeguard(newton, x, r, d, step_old, lo, hi, lo_seen, hi_seen)
-            step_old = abs(x_new - x)
-            x = x_new
-            if step_old <= tol or hi - lo <= tol:
-                return x, steps
-    for _ in range(_halvings(lo, hi, tol)):  # the chapter's bisection, or the rest of a Newton bracket
-        steps += 1
+        candidate = x - step
+        if prec < full:  # a cheap step: keep it if it stays inside the bracket, else go on at full precision
+            if lo < candidate < hi:
+                x = candidate
+            else:
+                ladder = []
+            continue
+        if quiet:  # at the rounding level of f(x) = x + (f(x) - x): one last step and stop
+            return (candidate if lo <= candidate <= hi else x), steps, d
+        x_new = _safeguard(candidate, step, step_old, lo, hi, lo_seen, hi_seen)
+        step_old = abs(x_new - x)
+        x = x_new
+        # Converged: the bracket or the step is below tol, or the next step (|step|^p up to a factor 2^12) is.
+        predicted = (step_old / scale) ** order * 2**12 * scale
+        if step_old <= tol or hi - lo <= tol or (x_new == candidate and predicted <= tol):
+            return x, steps, d
+    x, more = _bisect(fns, y, lo, hi, tol)  # the rest of a bracket that Newton-type steps did not close
+    return x, steps + more, d
+
+
+def _precision_ladder(full: int, seed_bits: int, order: int) -> list[int]:
+    """Bits each step must reach, rising to ``full``: a step of order :math:`p` from :math:`b` good bits gives
+    about :math:`p b`, so working back from ``full`` each rung needs a :math:`1/p` of the next (plus 4 bits).
+    Empty without a trusted seed: then every step runs at full precision."""
+    if not seed_bits:
+        return []
+    rungs = [full]
+    while (below := -(-rungs[-1] // order) + 4) > seed_bits and below < rungs[-1]:
+        rungs.append(below)
+    return rungs[::-1]
+
+
+def _bisect(fns: Any, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf, tol: mpmath.mpf) -> tuple[mpmath.mpf, int]:
+    """The chapter's bisection: :func:`_halvings` steps take ``[lo, hi]`` below ``tol``."""
+    steps = _halvings(lo, hi, tol)
+    for _ in range(steps):
         mid = (lo + hi) / 2
         if fns.f_mp(mid) < y:
             lo = mid
@@ -283,12 +337,13 @@ def _solve_layer_mp(layer: Layer, y: mpmath.mpf, method: str) -> tuple[mpmath.mp
     return (lo + hi) / 2, steps
 
 
-def _float_seed(layer: Layer, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf) -> mpmath.mpf:
-    """A start for the high-precision Newton iteration: a few scalar float64 Newton steps from ``y``, kept inside
-    ``[lo, hi]``. Good to ~16 digits where float64 can resolve the root, so the mpmath iteration only doubles them;
-    anywhere else it is ``y``, the start the bracket guarantees."""
+def _float_seed(layer: Layer, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf) -> tuple[mpmath.mpf, int]:
+    r"""A start for the high-precision iteration and the bits it is trusted to: a few scalar float64 Newton steps
+    from ``y``, kept inside ``[lo, hi]``, good to ~16 digits where float64 can resolve the root (trusted to 48
+    bits where the layer's :math:`f' \ge 1/16`, else 40: a float root's error is its residual over :math:`f'`);
+    anywhere else ``y``, the start the bracket guarantees (trusted to none)."""
     if not abs(y) < 1e15:
-        return y
+        return y, 0
     f_and_slope = layer_functions(layer).f_and_slope_scalar
     target, x = float(y), float(y)
     low, high = float(lo), float(hi)
@@ -296,10 +351,16 @@ def _float_seed(layer: Layer, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf) -> 
         for _ in range(8):
             fx, d = f_and_slope(x)
             x = min(max(x - (fx - target) / d, low), high)
+        converged = abs(fx - target) <= 2.0**-40 * (abs(target) + abs(fx - x) + 1)
     except (ArithmeticError, ValueError):
-        return y
+        return y, 0
     seed = mpmath.mpf(x)
-    return seed if lo <= seed <= hi else y
+    return (seed, _trusted_seed_bits(layer) if converged else 0) if lo <= seed <= hi else (y, 0)
+
+
+@lru_cache(maxsize=4096)
+def _trusted_seed_bits(layer: Layer) -> int:
+    return 48 if layer.derivative_lower_bound() >= sp.Rational(1, 16) else 40
 
 
 def _halvings(lo: mpmath.mpf, hi: mpmath.mpf, tol: mpmath.mpf) -> int:
@@ -321,10 +382,11 @@ def forward_chain_mp(layers: Sequence[Layer], x: mpmath.mpf) -> tuple[list[mpmat
 def conditioning(logs: Sequence[mpmath.mpf]) -> mpmath.mpf:
     r"""Error amplification along a chain with terms :math:`\log f_k'(z_{k-1})`: the larger of
     :math:`\max_k \prod_{j \le k} 1/f_j'` (inverse direction) and :math:`\max_k \prod_{j > k} f_j'` (forward)."""
-    prefix = [mpmath.mpf(0)]
-    for term in logs:
-        prefix.append(prefix[-1] + term)
-    return mpmath.exp(max(-min(prefix), max(prefix[-1] - p for p in prefix)))
+    with mpmath.workprec(53):  # a few digits of it are all anyone needs
+        prefix = [mpmath.mpf(0)]
+        for term in logs:
+            prefix.append(prefix[-1] + term)
+        return mpmath.exp(max(-min(prefix), max(prefix[-1] - p for p in prefix)))
 
 
 def conditioning_digits(logs: Sequence[mpmath.mpf]) -> int:
@@ -332,7 +394,7 @@ def conditioning_digits(logs: Sequence[mpmath.mpf]) -> int:
     return max(0, int(mpmath.ceil(mpmath.log10(conditioning(logs)))))
 
 
-def invert_mp(layers: Sequence[Layer], y_value: Any, dps: int, method: str = "newton") -> InverseResult:
+def invert_mp(layers: Sequence[Layer], y_value: Any, dps: int, method: str = "halley") -> InverseResult:
     """High-precision inverse of one scalar with its evidence (see :class:`InverseResult`)."""
     dps, method = check_dps(dps), check_method(method)
     with mpmath.workdps(dps + 10):
@@ -340,27 +402,52 @@ def invert_mp(layers: Sequence[Layer], y_value: Any, dps: int, method: str = "ne
     if not mpmath.isfinite(size):
         return InverseResult(size, (size, size), mpmath.mpf(0) if mpmath.isinf(size) else size, 0, dps, dps,
                              method)
-    work = working_dps(dps, size, layers)
+    work = working_dps(dps, size, layers) + _float_conditioning_digits(layers, size)
     for _ in range(6):
         with mpmath.workdps(work):
             y = to_mpf(y_value, "y")
-            z, layer_steps = y, []
+            z, layer_steps, sizes, logs = y, [], [abs(y)], []
             for layer in reversed(layers):
-                z, n = _solve_layer_mp(layer, z, method)
+                z, n, slope = _solve_layer_mp(layer, z, method)
                 layer_steps.append(n)
-            steps = sum(layer_steps)
+                sizes.append(abs(z))
+                with mpmath.workprec(30):  # a few digits of log f' are all the guard count needs
+                    logs.append(mpmath.log(max(slope, mpmath.ldexp(1, -mpmath.mp.prec))))
             x = z
-            chain, logs = forward_chain_mp(layers, x)
-            needed = working_dps(dps, max(abs(v) for v in chain), layers) + conditioning_digits(logs)
+            # Guard digits for the sizes met and the conditioning along the chain (from the slopes found).
+            needed = working_dps(dps, max(sizes), layers) + conditioning_digits(logs[::-1])
             if needed > work:
                 work = needed
                 continue
             half = max(mpmath.mpf(1), abs(x)) * mpmath.mpf(10) ** (-dps)
             lo, hi = x - half, x + half
             if forward_mp(layers, lo) <= y <= forward_mp(layers, hi):
-                return InverseResult(x, (lo, hi), abs(chain[-1] - y), steps, dps, work, method, tuple(layer_steps))
+                return InverseResult(x, (lo, hi), abs(forward_mp(layers, x) - y), sum(layer_steps), dps, work,
+                                     method, tuple(layer_steps))
             work += 10 + (work - dps)
     raise ArithmeticError(f"could not bracket F^-1({y_value!r}) to {dps} digits even at {work} working digits")
+
+
+def _float_conditioning_digits(layers: Sequence[Layer], y: mpmath.mpf) -> int:
+    """A float64 estimate of :func:`conditioning_digits` along the inverse chain of ``y`` (scalar Newton steps
+    per layer), so the first attempt at high precision usually has all the guard digits it needs."""
+    if not abs(y) < 1e15:
+        return 0
+    z, logs = float(y), []
+    try:
+        for layer in reversed(layers):
+            f_and_slope = layer_functions(layer).f_and_slope_scalar
+            x = z
+            for _ in range(8):
+                fx, d = f_and_slope(x)
+                x = x - (fx - z) / d
+            logs.append(math.log(d))
+            z = x
+    except (ArithmeticError, ValueError):
+        return 0
+    if not all(math.isfinite(v) for v in logs):
+        return 0
+    return conditioning_digits([mpmath.mpf(v) for v in logs[::-1]])
 
 
 def forward_mp(layers: Sequence[Layer], x: mpmath.mpf) -> mpmath.mpf:

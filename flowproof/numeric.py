@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
@@ -28,7 +29,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from .layers import Layer
 
-__all__ = ["FloatKernel", "LayerFunctions", "Z", "affine_sincos", "as_float_array", "layer_functions",
+__all__ = ["FloatKernel", "LayerFunctions", "MpKernel", "Z", "affine_sincos", "as_float_array", "layer_functions",
            "log_derivative_expr"]
 
 #: The symbol every layer expression is written in.
@@ -41,7 +42,8 @@ class LayerFunctions:
     ``f_and_slope`` returns :math:`(f, f')` with :math:`f'` as plain ``diff`` (for Newton steps, sharing one
     sin/cos evaluation with :math:`f`); ``f_and_derivatives`` returns :math:`(f, f', f'')` (for Halley steps);
     ``f_ext`` evaluates :math:`f` in ``numpy.longdouble`` (for residuals); ``f_and_log_df`` returns
-    :math:`(f, \log f')`; ``forward_terms`` returns the displacement :math:`g = f - z`, :math:`\log f'`
+    :math:`(f, \log f')`; ``derivatives_mp`` returns :math:`(f, f', f'')` in mpmath, with common
+    subexpressions shared; ``forward_terms`` returns the displacement :math:`g = f - z`, :math:`\log f'`
     and their first two derivatives (halved second), for the compensated forward pass of
     :meth:`flowproof.Flow.forward_and_log_det`.
     """
@@ -56,6 +58,7 @@ class LayerFunctions:
     f_ext: Callable[[np.ndarray], np.ndarray]
     f_and_slope_scalar: Callable[[float], tuple[float, float]]
     f_mp: Callable[[Any], Any]
+    derivatives_mp: Callable[[Any], tuple[Any, Any, Any]]
     df_mp: Callable[[Any], Any]
     log_df_mp: Callable[[Any], Any]
 
@@ -79,6 +82,7 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         f_ext=sp.lambdify(Z, _reduce_phases(f), printer=_ExtendedPrinter),
         f_and_slope_scalar=sp.lambdify(Z, (f, slope), modules="math"),
         f_mp=sp.lambdify(Z, f, modules="mpmath"),
+        derivatives_mp=MpKernel((f, slope, sp.diff(slope, Z))),
         df_mp=sp.lambdify(Z, df, modules="mpmath"),
         log_df_mp=sp.lambdify(Z, log_df, modules="mpmath"),
     )
@@ -139,6 +143,30 @@ class FloatKernel:
         pairs = [trig(z) for trig in self._trig]
         values: list[Any] = self._fn(z, *(s for s, _ in pairs), *(c for _, c in pairs))
         return tuple(v if np.shape(v) == np.shape(z) else np.full_like(z, v) for v in values)
+
+
+class MpKernel:
+    r"""mpmath evaluation of several expressions in :math:`z` at once, at the caller's precision.
+
+    Each :math:`\sin`/:math:`\cos` pair of one affine argument is evaluated by one ``mpmath.cos_sin`` call (the
+    cost of one of them); the rest is ``sympy.lambdify(..., "mpmath", cse=True)`` with exact constants.
+    """
+
+    def __init__(self, exprs: tuple[sp.Expr, ...]) -> None:
+        args = sorted({a for e in exprs for a in _affine_arguments(e)}, key=sp.default_sort_key)
+        sines = sp.symbols(f"s0:{len(args)}", real=True)
+        cosines = sp.symbols(f"c0:{len(args)}", real=True)
+        table: dict[sp.Basic, sp.Expr] = {}
+        for u, s_, c_ in zip(args, sines, cosines, strict=True):
+            table[sp.sin(u)], table[sp.cos(u)] = s_, c_
+        replaced = [sp.expand(e).xreplace(table) if args else e for e in exprs]
+        self._arguments = sp.lambdify(Z, list(args), modules="mpmath")
+        self._fn = sp.lambdify((Z, *sines, *cosines), replaced, modules="mpmath", cse=True)
+        self._count = len(args)
+
+    def __call__(self, z: Any) -> tuple[Any, ...]:
+        pairs = [mpmath.cos_sin(u) for u in self._arguments(z)] if self._count else []
+        return tuple(self._fn(z, *(s_ for _, s_ in pairs), *(c_ for c_, _ in pairs)))
 
 
 #: Whether ``numpy.longdouble`` carries more bits than float64 (x86-64 Linux: 64-bit mantissa).
