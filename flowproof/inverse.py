@@ -1,13 +1,20 @@
 r"""Inverting a flow layer by layer, in reverse order: :math:`x = f_1^{-1}(\cdots f_K^{-1}(y))`.
 
 Each layer inverse is a 1D root find of :math:`f(z) = y` for strictly increasing :math:`f`, inside the layer's
-own bracket :math:`[y - D, y + D]` (:math:`|f(z) - z| \le D`). Two methods, the same evidence:
+own bracket :math:`[y - D, y + D]` (:math:`|f(z) - z| \le D`). Three methods, the same evidence:
 
 * ``"bisect"``: the chapter's method; the number of halvings is derived from the precision asked,
   :math:`\lceil \log_2(2D / \text{tol}) \rceil`, never a fixed cap (``mpmath.findroot(solver='bisect')`` stops
   after 100 steps, ~30 digits);
-* ``"newton"`` (default): Newton's method safeguarded inside the shrinking bisection bracket (a step that
-  would leave it, or that does not halve, is replaced by a bisection), so it can never escape the bracket.
+* ``"halley"`` (default) and ``"newton"``: Halley's step :math:`x - 2 r f' / (2 f'^2 - r f'')` (cubic) or
+  Newton's :math:`x - r / f'` (quadratic) from a float64 seed, with the precision raised step by step
+  (:func:`_precision_ladder`) so only the last step runs at full precision; at full precision each step is
+  safeguarded inside the shrinking bisection bracket (a step that would leave it, or that does not halve, is
+  replaced by a bisection), so it can never escape the bracket.
+
+In float64 (:func:`invert_float`), three Halley rounds run on all points at once, with the safeguarded loop for
+any point they leave unconverged, and an error recurrence with residuals in extended precision corrects the
+rounding amplified along the chain.
 
 At high precision the result carries its evidence: a bracket :math:`[\ell, h] \ni F^{-1}(y)` checked by the
 sign change :math:`F(\ell) \le y \le F(h)` (valid since :math:`F` is increasing), the residual
