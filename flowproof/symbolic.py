@@ -33,8 +33,8 @@ from .flow import Flow
 from .layers import Layer
 from .numeric import Z
 
-__all__ = ["X", "Derivation", "Proof", "composed", "derivation", "prove_chain_rule", "prove_derivative_form",
-           "prove_invertibility", "prove_log_density"]
+__all__ = ["X", "Derivation", "NestedSize", "Proof", "composed", "derivation", "nested_sizes", "prove_chain_rule",
+           "prove_derivative_form", "prove_invertibility", "prove_log_density"]
 
 #: The base variable.
 X = sp.Symbol("x", real=True)
@@ -194,6 +194,53 @@ def prove_chain_rule(flow: Flow, expand_depth: int = 6) -> Proof:
         steps.append(f"direct: nested d/dx F_{len(flow)} minus the substituted product expands to 0")
         method = "lemma + induction; expansion"
     return Proof(name, True, method, tuple(steps))
+
+
+@dataclass(frozen=True)
+class NestedSize:
+    """Operation counts (``sympy.count_ops``) of the fully nested :math:`F_k` and :math:`F_k'`."""
+
+    depth: int
+    operations: int
+    derivative_operations: int
+
+
+def nested_sizes(flow: Flow) -> list[NestedSize]:
+    r"""The sizes of the fully nested :math:`F_k` and :math:`F_k'` as SymPy builds them, for :math:`k = 1..K`,
+    by recurrence from each layer's own expression, without building them (they grow about 2.2x a layer).
+
+    The nested tree holds :math:`F_{k-1}` once per occurrence :math:`n_k` of :math:`z` in :math:`f_k`, so
+    :math:`e_k = n_k e_{k-1} + c_k` with :math:`c_k` the operations of :math:`f_k` itself. For
+    :math:`f_k(z) = z + g_k(z)` (the ripple families), SymPy's derivative is
+    :math:`F_{k-1}' + g_k'(F_{k-1}) F_{k-1}'`, so :math:`d_k = 2 d_{k-1} + m_k e_{k-1} + c_k' + 2` with
+    :math:`m_k, c_k'` the occurrences of :math:`z` in and the operations of :math:`g_k'`; otherwise
+    :math:`F_k' = f_k'(F_{k-1}) F_{k-1}'` and :math:`d_k = d_{k-1} + m_k e_{k-1} + c_k' + 1` with :math:`m_k, c_k'`
+    those of :math:`f_k'`. The first layer is counted directly. The counts are those of a tree (a shared
+    subexpression counts each time), as ``count_ops`` reports for the built expression; the tests check the
+    recurrence against building it.
+    """
+    sizes: list[NestedSize] = []
+    e = d = 0
+    for k, layer in enumerate(_check_flow(flow), start=1):
+        f = sp.expand(layer.expr(Z))
+        slope = sp.diff(f, Z)
+        if k == 1:
+            e, d = sp.count_ops(f), sp.count_ops(slope)
+        else:
+            ripple = sp.expand(f - Z)
+            if ripple.has(Z) and f.is_Add and Z in f.args:
+                g_slope = sp.diff(ripple, Z)
+                e, d = (_occurrences(f) * e + sp.count_ops(f),
+                        2 * d + _occurrences(g_slope) * e + sp.count_ops(g_slope) + 2)
+            else:
+                e, d = (_occurrences(f) * e + sp.count_ops(f),
+                        d + _occurrences(slope) * e + sp.count_ops(slope) + 1)
+        sizes.append(NestedSize(k, int(e), int(d)))
+    return sizes
+
+
+def _occurrences(expr: sp.Expr) -> int:
+    return sum(1 for node in sp.preorder_traversal(expr) if node == Z)
 
 
 def prove_derivative_form(layer: Layer) -> Proof:

@@ -16,7 +16,7 @@ import pytest
 import sympy as sp
 from broken_layers import NotIncreasing
 
-from flowproof import Flow, SineLayer, chapter_flow
+from flowproof import CHAPTER_PHASES, Flow, SineLayer, chapter_flow, symbolic
 from flowproof.layers import Layer
 from flowproof.symbolic import (
     Proof,
@@ -436,3 +436,36 @@ def test_non_invertible_sine_layer_cannot_be_built():
         SineLayer("0.6", 2)
     with pytest.raises(ValueError):
         SineLayer("0.5", 2)  # |a w| = 1 exactly
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the size of the nested expression, by recurrence
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _built_sizes(flow, depth):
+    """Build the nested F_k and its derivative with plain SymPy and count their operations."""
+    z = sp.Symbol("z", real=True)
+    nested, sizes = z, []
+    for layer in list(flow)[:depth]:
+        nested = layer.expr(z).subs(z, nested)
+        sizes.append((sp.count_ops(nested), sp.count_ops(sp.diff(nested, z))))
+    return sizes
+
+
+@pytest.mark.parametrize("phases", [CHAPTER_PHASES, ("-1/7", 3, "0.25", "-2", "5/3", 0, 1, "0.5")])
+def test_nested_size_recurrence_matches_the_built_expression(phases):
+    flow = Flow([SineLayer("0.32", 2, phase) for phase in phases])
+    depth = min(len(flow), 8)
+    by_recurrence = [(s.operations, s.derivative_operations) for s in symbolic.nested_sizes(flow)[:depth]]
+    assert by_recurrence == _built_sizes(flow, depth)
+
+
+def test_nested_derivative_size_matches_the_published_growth():
+    # Issue 4: "its derivative has ~1,400 operations at K = 6 and ~170,000 at K = 12" (about 2.2x a layer).
+    flow = Flow([SineLayer("0.32", 2, CHAPTER_PHASES[k % 6]) for k in range(12)])
+    sizes = symbolic.nested_sizes(flow)
+    assert 1300 <= sizes[5].derivative_operations <= 1500
+    assert 160_000 <= sizes[11].derivative_operations <= 180_000
+    growth = (sizes[11].derivative_operations / sizes[5].derivative_operations) ** (1 / 6)
+    assert 2.1 < growth < 2.3
