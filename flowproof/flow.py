@@ -297,6 +297,15 @@ class Flow(Sequence[Layer]):
             raise type(err)(f"seed must be None, a non-negative int or a numpy Generator/SeedSequence: {err}") from None
         return self.forward(rng.standard_normal(int(n)))
 
+    # -- export ------------------------------------------------------------------------------------------------
+    def lambdify(self, modules: str = "numpy") -> Any:
+        """The flow as plain functions of ``"numpy"``, ``"mpmath"``, ``"jax"`` or ``"torch"``, printed by SymPy
+        from the exact layer expressions: an :class:`~flowproof.export.ExportedFlow` with ``forward``,
+        ``log_det``, ``forward_and_log_det`` and a numeric ``inverse`` and ``log_prob`` (:mod:`flowproof.export`)."""
+        from .export import lambdify
+
+        return lambdify(self, modules)
+
 
 def chapter_flow(K: Real = 6) -> Flow:
     """The chapter's flow: :math:`f_k(z) = z + 0.32 \\sin(2 z + \\varphi_k)`, phases 0.3, 1.1, 2.0, 2.9, 4.1, 5.3,
