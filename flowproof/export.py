@@ -9,9 +9,11 @@ at 100 digits with mpmath):
   (:func:`flowproof.numeric.log_derivative_expr`'s accurate form), composed in a Python loop. The fully nested
   expression of a deep flow is never built: it grows about 2.2 times per layer.
 * ``inverse(y)`` and ``log_prob(y)`` :math:`= \log \mathcal{N}(x) - \log F'(x)`, :math:`x = F^{-1}(y)`: the
-  inverse has no closed form, so it is *numeric*: each layer is inverted by bisection in its proven bracket
-  :math:`[y - D_k, y + D_k]`, with enough halvings for float64 (or, for mpmath, for the working precision at the
-  call). Vectorised with the module's ``where``; no data-dependent Python control flow, so it traces under jit.
+  inverse has no closed form in general, so it is the family's closed form where it has one
+  (``Layer.inverse_expr``) and otherwise *numeric*: bisection in the layer's proven bracket
+  :math:`[y - D_k, y + D_k]` (or, where :math:`D_k = \infty`, between 0 and :math:`(y - f_k(0))/m_k`),
+  with enough halvings for float64 (or, for mpmath, for the working precision at the call). Vectorised with
+  the module's ``where``; no data-dependent Python control flow, so it traces under jit.
 
 Constants stay exact: the mpmath functions print rationals as ``mpf(p)/mpf(q)`` and :math:`\pi` as
 ``mpmath.pi``, evaluated at the caller's precision (SymPy's mpmath printer would turn a ``Float`` into a 53-bit
@@ -52,15 +54,20 @@ MODULES = {"numpy": "numpy", "mpmath": "mpmath", "jax": "jax", "torch": "torch"}
 #: Bisection halvings per layer for the float backends: from a bracket of width 2 D to below 2**-64 * 2 D.
 _FLOAT_HALVINGS = 64
 
+Y = sp.Symbol("y", real=True)
+
 
 @dataclass(frozen=True)
 class ExportedLayer:
-    r"""One layer's exported :math:`f`, :math:`\log f'` and displacement bound :math:`D` (a callable
-    ``bound()`` returning it in the module's numbers), with the generated ``source``."""
+    r"""One layer's exported :math:`f`, :math:`\log f'`, closed-form ``inverse`` (``None`` where the family has
+    none), displacement bound :math:`D` and derivative bound :math:`m` (callables ``bound()``, ``slope()``
+    returning them in the module's numbers), with the generated ``source``."""
 
     f: Callable[[Any], Any]
     log_df: Callable[[Any], Any]
+    inverse: Callable[[Any], Any] | None
     bound: Callable[[], Any]
+    slope: Callable[[], Any]
     source: str
 
 
@@ -109,17 +116,29 @@ class ExportedFlow:
         return self._log_normal(x) - self.log_det(x)
 
     def _invert_layer(self, layer: ExportedLayer, y: Any) -> Any:
-        d = layer.bound()
+        if layer.inverse is not None:  # the family's closed form
+            return layer.inverse(y)
+        d, c, m = layer.bound(), layer.f(0 * y), layer.slope()
         if self.modules == "mpmath":
             import mpmath
 
-            y = mpmath.mpf(y)
-            d = d * (1 + mpmath.mpf(2) ** (8 - mpmath.mp.prec))  # rounded outwards
-            halvings = mpmath.mp.prec + 8 + max(0, int(mpmath.ceil(mpmath.log(2 * d + 1, 2))))
+            y, eps = mpmath.mpf(y), mpmath.mpf(2) ** (8 - mpmath.mp.prec)
+            if mpmath.isinf(d):  # x lies between 0 and q = (y - f(0)) / m
+                q = (y - c) / m
+                lo, hi = min(q, 0) - eps * (abs(q) + 1), max(q, 0) + eps * (abs(q) + 1)
+            else:
+                lo, hi = y - d * (1 + eps), y + d * (1 + eps)
+            halvings = mpmath.mp.prec + 8 + max(0, int(mpmath.ceil(mpmath.log(hi - lo + 1, 2))))
         else:
-            d = float(d) * (1 + 2.0**-50)
-            halvings = _FLOAT_HALVINGS + max(0, math.ceil(math.log2(2 * d + 1)))
-        lo, hi = y - d, y + d
+            if math.isinf(float(d)):
+                q = (y - c) / float(m)
+                pad = (abs(q) + 1) * 2.0**-45
+                lo, hi = self._where(q < 0, q, 0 * q) - pad, self._where(q < 0, 0 * q, q) + pad
+                halvings = 2 * _FLOAT_HALVINGS
+            else:
+                d = float(d) * (1 + 2.0**-50)
+                lo, hi = y - d, y + d
+                halvings = _FLOAT_HALVINGS + max(0, math.ceil(math.log2(2 * d + 1)))
         for _ in range(halvings):
             mid = (lo + hi) / 2
             below = layer.f(mid) < y
@@ -187,10 +206,18 @@ def lambdify(flow: Sequence[Layer], modules: str = "numpy") -> ExportedFlow:
     for layer in layers:
         f = sp.lambdify(Z, layer.expr(Z), modules=[namespace], printer=printer)
         log_df = sp.lambdify(Z, log_derivative_expr(layer), modules=[namespace], printer=printer)
-        bound = sp.lambdify((), layer.displacement_bound(), modules="mpmath" if modules == "mpmath" else "math")
+        constants = "mpmath" if modules == "mpmath" else "math"
+        bound = sp.lambdify((), layer.displacement_bound(), modules=constants)
+        slope = sp.lambdify((), layer.derivative_lower_bound(), modules=constants)
         source = inspect.getsource(f).replace("_lambdifygenerated", "f") + \
             inspect.getsource(log_df).replace("_lambdifygenerated", "log_df")
-        exported.append(ExportedLayer(f, log_df, bound, source))
+        hook = getattr(layer, "inverse_expr", None)
+        closed = hook(Y) if hook is not None else None
+        inverse = None
+        if closed is not None:
+            inverse = sp.lambdify(Y, closed, modules=[namespace], printer=printer)
+            source += inspect.getsource(inverse).replace("_lambdifygenerated", "inverse")
+        exported.append(ExportedLayer(f, log_df, inverse, bound, slope, source))
     base = -Z**2 / 2 - sp.log(2 * sp.pi) / 2
     log_normal = sp.lambdify(Z, base, modules=[namespace], printer=printer)
     return ExportedFlow(modules, tuple(exported), where, log_normal)
