@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from ..flow import Flow
 from ..layers import Layer, SineLayer
 
-__all__ = ["LAYER_STRATEGIES", "base_points", "data_points", "flows", "layers", "register_layer_strategy",
-           "sine_layers", "sine_parameters"]
+__all__ = ["LAYER_STRATEGIES", "affine_layers", "base_points", "data_points", "flows", "layers",
+           "register_layer_strategy", "sine_layers", "sine_parameters", "sinh_arcsinh_layers", "tanh_layers"]
 
 #: Layer families by name: each value returns a strategy of valid layers of that family (called with no arguments).
 LAYER_STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Layer]]] = {}
@@ -84,8 +84,56 @@ def sine_layers(max_slope: Any = "9/10", max_frequency: Any = 4, max_phase: Any 
 register_layer_strategy("sine", sine_layers)
 
 
+def _steps(top: int, step: int, bottom: int | None = None) -> st.SearchStrategy[Fraction]:
+    """Fractions ``k / step`` for ``k`` in ``[bottom, top]`` (default ``[-top, top]``)."""
+    return st.integers(-top if bottom is None else bottom, top).map(lambda k: Fraction(k, step))
+
+
+def affine_layers() -> st.SearchStrategy[Layer]:
+    r"""Valid :class:`~flowproof.AffineLayer` s :math:`a z + b`: :math:`a \in [1/4, 2]`, :math:`|b| \le 2`
+    (steps of 1/20)."""
+    from .. import layers as family
+
+    return st.builds(family.AffineLayer, _steps(40, 20, 5), _steps(40, 20))  # type: ignore[attr-defined]
+
+
+def tanh_layers() -> st.SearchStrategy[Layer]:
+    r"""Valid :class:`~flowproof.TanhLayer` s :math:`z + a 	anh(w z + b)`: :math:`w \in [1/4, 4]` (steps of 1/4),
+    :math:`a w \in [-9/10, 2]` and :math:`|b| \le 3` (steps of 1/100)."""
+    from .. import layers as family
+
+    @st.composite
+    def draw(draw_: Any) -> Layer:
+        w = draw_(_steps(16, 4, 1))
+        return family.TanhLayer(draw_(_steps(200, 100, -90)) / w, w, draw_(_steps(300, 100)))  # type: ignore
+
+    return draw()
+
+
+def sinh_arcsinh_layers() -> st.SearchStrategy[Layer]:
+    r"""Valid :class:`~flowproof.SinhArcsinhLayer` s: tail weight :math:`b \in [1, 2]`, skewness
+    :math:`|e| \le 1` (steps of 1/20)."""
+    from .. import layers as family
+
+    return st.builds(family.SinhArcsinhLayer, _steps(40, 20, 20), _steps(20, 20))  # type: ignore[attr-defined]
+
+
+def _register_present_families() -> None:
+    """Register the strategies of the families this flowproof has (they arrived after the sine family)."""
+    from .. import layers as family
+
+    for name, cls, factory in (("affine", "AffineLayer", affine_layers), ("tanh", "TanhLayer", tanh_layers),
+                               ("sinh-arcsinh", "SinhArcsinhLayer", sinh_arcsinh_layers)):
+        if hasattr(family, cls):
+            register_layer_strategy(name, factory)
+
+
+_register_present_families()
+
+
 def layers(families: Sequence[str] | None = None) -> st.SearchStrategy[Layer]:
-    """A layer of any registered family (default: all of :data:`LAYER_STRATEGIES`), or of the named ones."""
+    """A layer of any registered family (default: all of :data:`LAYER_STRATEGIES`: ``"sine"``, and ``"affine"``,
+    ``"tanh"``, ``"sinh-arcsinh"`` where this flowproof has them), or of the named ones."""
     names = list(LAYER_STRATEGIES) if families is None else list(families)
     unknown = [n for n in names if n not in LAYER_STRATEGIES]
     if unknown or not names:
@@ -95,11 +143,12 @@ def layers(families: Sequence[str] | None = None) -> st.SearchStrategy[Layer]:
 
 def flows(min_layers: int = 0, max_layers: int = 6, families: Sequence[str] | None = None,
           fractional: bool = False, min_derivative: Any = None) -> st.SearchStrategy[Flow]:
-    r"""Flows of ``min_layers`` to ``max_layers`` layers drawn by :func:`layers`.
+    r"""Flows of ``min_layers`` to ``max_layers`` layers drawn by :func:`layers` from ``families`` (default:
+    every registered family; ``["sine"]`` for the chapter's kind only).
 
     With ``fractional=True`` the last layer is taken a drawn fraction :math:`t \in \{1/8, \dots, 7/8\}` of the
     way (:meth:`flowproof.Flow.truncate`). ``min_derivative`` keeps only flows whose proven bound
-    :math:`F' \ge \prod_k (1 - |a_k w_k|)` is at least that (a float implementation loses
+    :math:`F' \ge \prod_k m_k` (for sine layers :math:`m_k = 1 - |a_k w_k|`) is at least that (a float code loses
     :math:`\log_{10}(1/F')` digits in the inverse).
     """
     if not 0 <= min_layers <= max_layers:
