@@ -50,8 +50,9 @@ def _fraction(value: Any, name: str) -> Fraction:
 
 
 def sine_parameters(max_slope: Any = "9/10", max_frequency: Any = 4, max_phase: Any = 7) -> st.SearchStrategy[dict]:
-    r"""Exact parameters ``{"amplitude", "frequency", "phase"}`` (Fractions) of a valid sine layer
-    :math:`z + a \sin(w z + \varphi)`: :math:`w \in [1/4, \text{max\_frequency}]` in steps of 1/4 or 1/10,
+    r"""Exact parameters ``{"amplitude", "frequency", "phase"}`` (Fractions) of a valid sine layer.
+
+    For :math:`z + a \sin(w z + \varphi)`: :math:`w \in [1/4, \text{max\_frequency}]` in steps of 1/4 or 1/10,
     :math:`a w` in steps of 1/100 with :math:`|a w| \le` ``max_slope`` (which must be below 1), and
     :math:`\varphi` in steps of 1/100 with :math:`|\varphi| \le` ``max_phase``. Use them to build your own
     implementation and flowproof's :class:`~flowproof.SineLayer` from the same numbers.
@@ -90,16 +91,18 @@ def _steps(top: int, step: int, bottom: int | None = None) -> st.SearchStrategy[
 
 
 def affine_layers() -> st.SearchStrategy[Layer]:
-    r"""Valid :class:`~flowproof.AffineLayer` s :math:`a z + b`: :math:`a \in [1/4, 2]`, :math:`|b| \le 2`
-    (steps of 1/20)."""
+    r"""Valid :class:`~flowproof.AffineLayer` s :math:`a z + b`.
+
+    :math:`a \in [1/4, 2]`, :math:`|b| \le 2` (steps of 1/20)."""
     from .. import layers as family
 
     return st.builds(family.AffineLayer, _steps(40, 20, 5), _steps(40, 20))  # type: ignore[attr-defined]
 
 
 def tanh_layers() -> st.SearchStrategy[Layer]:
-    r"""Valid :class:`~flowproof.TanhLayer` s :math:`z + a 	anh(w z + b)`: :math:`w \in [1/4, 4]` (steps of 1/4),
-    :math:`a w \in [-9/10, 2]` and :math:`|b| \le 3` (steps of 1/100)."""
+    r"""Valid :class:`~flowproof.TanhLayer` s :math:`z + a \tanh(w z + b)`.
+
+    :math:`w \in [1/4, 4]` (steps of 1/4), :math:`a w \in [-9/10, 2]` and :math:`|b| \le 3` (steps of 1/100)."""
     from .. import layers as family
 
     @st.composite
@@ -111,8 +114,9 @@ def tanh_layers() -> st.SearchStrategy[Layer]:
 
 
 def sinh_arcsinh_layers() -> st.SearchStrategy[Layer]:
-    r"""Valid :class:`~flowproof.SinhArcsinhLayer` s: tail weight :math:`b \in [1, 2]`, skewness
-    :math:`|e| \le 1` (steps of 1/20)."""
+    r"""Valid :class:`~flowproof.SinhArcsinhLayer` s.
+
+    Tail weight :math:`b \in [1, 2]`, skewness :math:`|e| \le 1` (steps of 1/20)."""
     from .. import layers as family
 
     return st.builds(family.SinhArcsinhLayer, _steps(40, 20, 20), _steps(20, 20))  # type: ignore[attr-defined]
@@ -171,7 +175,7 @@ def flows(min_layers: int = 0, max_layers: int = 6, families: Sequence[str] | No
 
 
 def base_points(max_abs: float = 40.0) -> st.SearchStrategy[float]:
-    """Finite float64 points :math:`x` of the base space with :math:`|x| \\le` ``max_abs``."""
+    """Finite float64 points :math:`x` of the base space, up to ``max_abs`` in absolute value."""
     return st.floats(-max_abs, max_abs, allow_nan=False, allow_infinity=False)
 
 
