@@ -80,8 +80,10 @@ def _up(ball: arb) -> arb:
     return _POS_INF if ball.is_nan() else ball.upper()
 
 
-def _point(value: Any) -> arb:
-    """An exact arb point from an int, a decimal string (rounded to a point), an arb point or ``"inf"``."""
+def _point(value: Any, up: bool | None = None) -> arb:
+    """An exact arb point from an int, a float, a decimal string, a SymPy number, an arb or ``"inf"``; a value
+    that is not exact at the current precision (``"0.1"``, a ball) gives its lower end, its upper end (``up``)
+    or its midpoint (``up=None``)."""
     if isinstance(value, str) and value.strip().lstrip("+-").lower() in {"inf", "oo"}:
         return _NEG_INF if value.strip().startswith("-") else _POS_INF
     if isinstance(value, sp.Basic):
@@ -89,7 +91,9 @@ def _point(value: Any) -> arb:
             return _POS_INF if value == sp.oo else _NEG_INF
         value = _constant(value)
     ball = value if isinstance(value, arb) else arb(value)
-    return ball if ball.is_exact() else ball.mid()
+    if ball.is_exact():
+        return ball
+    return ball.mid() if up is None else (_up(ball) if up else _down(ball))
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,10 @@ class Interval:
 
     @classmethod
     def of(cls, lo: Any, hi: Any | None = None) -> Interval:
-        """``Interval.of(1, "inf")``, ``Interval.of(2)`` (a point), or from an arb ball (its enclosure)."""
-        if hi is None and isinstance(lo, arb) and not lo.is_exact():
-            return cls(_down(lo), _up(lo))
-        return cls(_point(lo), _point(lo if hi is None else hi))
+        """``Interval.of(1, "inf")``, ``Interval.of(2)`` (a point), ``Interval.of("0.1", "0.2")`` or from an arb
+        ball (its enclosure): end points that are not exact are rounded outwards."""
+        hi = lo if hi is None else hi
+        return cls(_point(lo, up=False), _point(hi, up=True))
 
     @classmethod
     def whole(cls) -> Interval:
