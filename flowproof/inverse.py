@@ -175,8 +175,9 @@ def _solve_layer_float(layer: Layer, y: np.ndarray) -> tuple[np.ndarray, np.ndar
             r = fx - y
             step = 2 * r * d / (2 * d * d - r * dd)
             x = x - step
-        residual, shift = _residual(fns, x, y)
+        residual = _residual(fns, x, y)
         lo, hi = layer.bracket(y)
+        shift = (y - x) + residual  # f(x) - x, to the few bits the rounding level needs
         ok = (np.abs(residual) <= 2.0**-51 * (np.abs(x) + np.abs(shift))) & (x >= lo) & (x <= hi) & (d > 0)
         ok &= np.abs(step) <= 2.0**-14 * (1 + np.abs(x))  # so f' at the previous iterate serves
     if not ok.all():
@@ -184,18 +185,15 @@ def _solve_layer_float(layer: Layer, y: np.ndarray) -> tuple[np.ndarray, np.ndar
         x, d, residual = x.copy(), d.copy(), residual.copy()
         x[bad] = _solve_layer_safeguarded(layer, y[bad])
         d[bad] = fns.f_and_slope(x[bad])[1]
-        residual[bad] = _residual(fns, x[bad], y[bad])[0]
+        residual[bad] = _residual(fns, x[bad], y[bad])
     return x, d, residual
 
 
-def _residual(fns: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:math:`(f(x) - y, f(x) - x)`, from :math:`f` in extended precision where there is one."""
+def _residual(fns: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:math:`f(x) - y`, from :math:`f` in extended precision where there is one."""
     if not EXTENDED:
-        fx = fns.f(x)
-        return fx - y, fx - x
-    wide = x.astype(np.longdouble)
-    fx = fns.f_ext(wide)
-    return (fx - y.astype(np.longdouble)).astype(np.float64), (fx - wide).astype(np.float64)
+        return fns.f(x) - y
+    return (fns.f_ext(x.astype(np.longdouble)) - y.astype(np.longdouble)).astype(np.float64)
 
 
 def _solve_layer_safeguarded(layer: Layer, y: np.ndarray) -> np.ndarray:
