@@ -48,7 +48,7 @@ DEFAULT_PREC = 96
 
 
 class DomainError(ValueError):
-    """An interval reaches outside a function's domain (e.g. ``log`` of a part that is not > 0)."""
+    """An interval reaches outside a function's domain: ``log`` of a part that is not > 0, or division by 0."""
 
 
 @contextmanager
