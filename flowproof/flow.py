@@ -184,9 +184,11 @@ class Flow(Sequence[Layer]):
         """
         hi, lo, total = x, np.zeros_like(x), np.zeros_like(x)
         for layer in self._layers:
-            g, g1, g2, ld, ld1, ld2 = layer_functions(layer).forward_terms(hi)
-            g = g + lo * (g1 + lo * g2)
-            total = total + (ld + lo * (ld1 + lo * ld2))
+            with np.errstate(all="ignore"):  # Taylor terms may overflow far out; they are then not used
+                g, g1, g2, ld, ld1, ld2 = layer_functions(layer).forward_terms(hi)
+            moved = lo != 0  # elsewhere the Taylor terms are not needed (and may overflow: 0 * inf)
+            g = np.where(moved, g + lo * (g1 + lo * g2), g)
+            total = total + np.where(moved, ld + lo * (ld1 + lo * ld2), ld)
             s = hi + g  # two_sum(hi, g) + lo, renormalised
             b = s - hi
             lo = ((hi - (s - b)) + (g - b)) + lo
@@ -202,7 +204,8 @@ class Flow(Sequence[Layer]):
             start = to_mpf(x, "x")
         if not mpmath.isfinite(start):
             return start, mpmath.mpf("nan")
-        work = working_dps(dps, abs(start) + _mp(self.displacement_bound()), self._layers)
+        bound = self.displacement_bound()  # may be oo (affine layers): then the loop below grows the guard digits
+        work = working_dps(dps, abs(start) + (_mp(bound) if bound.is_finite else 0), self._layers)
         while True:
             with mpmath.workdps(work):
                 chain, logs = forward_chain_mp(self._layers, to_mpf(x, "x"))

@@ -253,14 +253,16 @@ def check_normalisation(flow: Flow, max_panels: int = 400_000) -> Check:
     Gauss-Legendre rule with nodes in :math:`y` (:math:`p_Y` evaluated through the float64 inverse); a panel whose
     two rules differ by more than :math:`10^{-16} + 10^{-14} \times` its mass is halved, until every panel is
     settled. The error estimate is the sum of :math:`|Q_{16} - Q_8|` (pessimistic: it bounds the cruder rule).
-    Beyond the outer edges :math:`[\ell, h]`, :math:`P(Y > h) \le P(X > h - D)` and
-    :math:`P(Y < \ell) \le P(X < \ell + D)`. The tolerance adds the float64 rounding budget of
+    Beyond the outer edges :math:`[\ell, h] = [F(-t), F(t)]`, :math:`P(Y > h) = P(X > F^{-1}(h))` and
+    :math:`P(Y < \ell) = P(X < F^{-1}(\ell))` (:math:`F` is increasing), with the float64 preimages of the
+    edges moved outwards by :math:`10^{-9}(1 + |x|)`. The tolerance adds the float64 rounding budget of
     :func:`_log_prob_rounding`, stated in the evidence.
     """
-    d = float(flow.displacement_bound())
-    t = 9.0 + 2.0 * d
+    t = 9.0
     edges = flow.forward(np.linspace(-t, t, int(math.ceil(16 * t)) + 1))
-    tail = 0.5 * math.erfc((edges[-1] - d) / math.sqrt(2)) + 0.5 * math.erfc(-(edges[0] + d) / math.sqrt(2))
+    x_lo, x_hi = (float(v) for v in flow.inverse(edges[[0, -1]]))
+    x_lo, x_hi = x_lo + 1e-9 * (1 + abs(x_lo)), x_hi - 1e-9 * (1 + abs(x_hi))
+    tail = 0.5 * math.erfc(x_hi / math.sqrt(2)) + 0.5 * math.erfc(-x_lo / math.sqrt(2))
     rules = [np.polynomial.legendre.leggauss(n) for n in (16, 8)]
 
     def panel_sums(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -302,20 +304,22 @@ def check_normalisation(flow: Flow, max_panels: int = 400_000) -> Check:
 def _log_prob_rounding(flow: Flow, x: np.ndarray, y: np.ndarray, log_p: np.ndarray) -> np.ndarray:
     r"""A first-order bound on the float64 rounding error of :math:`\log p_Y(y)`, per point.
 
-    The preimage is off by about :math:`\delta x = \epsilon\,(|y| + D)\,\kappa` (:math:`\kappa = \max_k
+    The preimage is off by about :math:`\delta x = \epsilon\,\max_k |z_k|\,\kappa` (:math:`\kappa = \max_k
     \prod_{j \le k} 1/f_j'`; with the longdouble polish :math:`\epsilon = 2^{-63}`, plus half an ulp of
     :math:`x`), which moves :math:`\log p_Y = \log p_X(x) - \log F'(x)` by :math:`|x + (\log F')'(x)|\,\delta x`;
     the rest is a few roundings of :math:`\log p` itself.
     """
     z, slope, kappa, d_log_det = x, np.ones_like(x), np.ones_like(x), np.zeros_like(x)
+    size = np.maximum(np.abs(x), np.abs(y))
     for layer in flow:
         g, g1, _, _, ld1, _ = layer_functions(layer).forward_terms(z)
         d_log_det += ld1 * slope
         slope = slope * (1 + g1)
         kappa = np.maximum(kappa, 1 / slope)
         z = z + g
+        size = np.maximum(size, np.abs(z))
     residual_eps = 2.0**-63 if EXTENDED else 2.0**-52
-    dx = 4 * residual_eps * (np.abs(y) + float(flow.displacement_bound())) * kappa + ULP * np.abs(x)
+    dx = 4 * residual_eps * size * kappa + ULP * np.abs(x)
     return np.abs(x + d_log_det) * dx + 8 * ULP * (np.abs(log_p) + 1)
 
 

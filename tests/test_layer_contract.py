@@ -171,7 +171,7 @@ def _finite_displacement(flow: fp.Flow) -> bool:
     return bool(flow.displacement_bound().is_finite)
 
 
-@pytest.mark.parametrize("name", [n for n in REGISTRY if _finite_displacement(REGISTRY[n][0]())])
+@pytest.mark.parametrize("name", REGISTRY)
 def test_forward_and_log_det_high_precision(name):
     flow, ref = build(name), REGISTRY[name][1]
     for x in ("-2.5", "0.3", "40"):
@@ -181,11 +181,21 @@ def test_forward_and_log_det_high_precision(name):
             assert abs(ld - mpmath.log(mpmath.diff(ref, q(x)))) <= mpf(10) ** -38 * max(1, abs(ld))
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="Flow._chain_mp (flow.py) seeds its guard digits with working_dps(dps, |x| + D): "
-                          "digits(inf) raises when a layer has no finite displacement bound (D = oo)")
 def test_forward_high_precision_with_unbounded_displacement():
-    fp.Flow([fp.AffineLayer("1.5", "-0.7")]).forward("0.3", dps=30)
+    # Regression: the guard digits were seeded from |x| + D, and D = oo for an affine layer raised ValueError.
+    y = fp.Flow([fp.AffineLayer("1.5", "-0.7")]).forward("0.3", dps=30)
+    with mpmath.workdps(50):
+        assert abs(y - (mpf(3) / 2 * mpf(3) / 10 - mpf(7) / 10)) <= mpf(10) ** -29
+
+
+def test_verify_passes_on_a_flow_with_unbounded_displacement():
+    # Regression: verify's normalisation used |y| + D for its x range, tails and rounding budget (D = oo here).
+    from flowproof.verify import verify_flow
+
+    flow = fp.Flow([fp.AffineLayer("1.5", "-0.7"), fp.SineLayer("0.32", 2, "0.3"), fp.SinhArcsinhLayer("1.5", "0.4")])
+    report = verify_flow(flow, depths=[len(flow)])
+    failed = [(c.name, c.summary) for d in report.depths for c in d.checks if not c.passed]
+    assert report.passed, failed
 
 
 @pytest.mark.parametrize("name", REGISTRY)
