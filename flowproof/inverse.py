@@ -169,7 +169,11 @@ def _solve_layer_float(layer: Layer, y: np.ndarray) -> tuple[np.ndarray, np.ndar
     """
     fns = layer_functions(layer)
     x = y
+    seed = closed_form_inverse(layer)
     with np.errstate(all="ignore"):
+        if seed is not None:  # a closed form is only a start: the same acceptance test follows
+            x = seed(y)
+            x = np.where(np.isfinite(x), x, y) if isinstance(x, np.ndarray) else np.full_like(y, x)
         for _ in range(HALLEY_ROUNDS):
             fx, d, dd = fns.f_and_derivatives(x)
             r = fx - y
@@ -344,23 +348,39 @@ def _bisect(fns: Any, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf, tol: mpmath
 
 def _float_seed(layer: Layer, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf) -> tuple[mpmath.mpf, int]:
     r"""A start for the high-precision iteration and the bits it is trusted to: a few scalar float64 Newton steps
-    from ``y``, kept inside ``[lo, hi]``, good to ~16 digits where float64 can resolve the root (trusted to 48
-    bits where the layer's :math:`f' \ge 1/16`, else 40: a float root's error is its residual over :math:`f'`);
-    anywhere else ``y``, the start the bracket guarantees (trusted to none)."""
+    from the closed-form inverse where the layer has one, else from ``y`` (or the bracket's middle when ``y`` is
+    outside the bracket), kept inside ``[lo, hi]``; good to ~16 digits where float64 can resolve the root (trusted
+    to 48 bits where the layer's :math:`f' \ge 1/16`, else 40: a float root's error is its residual over
+    :math:`f'`); anywhere else that start itself (trusted to none)."""
+    start = y if lo <= y <= hi else lo + (hi - lo) / 2
     if not abs(y) < 1e15:
-        return y, 0
+        return start, 0
     f_and_slope = layer_functions(layer).f_and_slope_scalar
-    target, x = float(y), float(y)
+    target, x = float(y), float(start)
     low, high = float(lo), float(hi)
+    seed = closed_form_inverse(layer)
+    if seed is not None:
+        with np.errstate(all="ignore"):
+            guess = float(seed(np.array([target]))[0])
+        x = guess if low <= guess <= high else x
     try:
         for _ in range(8):
             fx, d = f_and_slope(x)
             x = min(max(x - (fx - target) / d, low), high)
         converged = abs(fx - target) <= 2.0**-40 * (abs(target) + abs(fx - x) + 1)
     except (ArithmeticError, ValueError):
-        return y, 0
-    seed = mpmath.mpf(x)
-    return (seed, _trusted_seed_bits(layer) if converged else 0) if lo <= seed <= hi else (y, 0)
+        return start, 0
+    found = mpmath.mpf(x)
+    return (found, _trusted_seed_bits(layer) if converged else 0) if lo <= found <= hi else (start, 0)
+
+
+@lru_cache(maxsize=4096)
+def closed_form_inverse(layer: Layer) -> Any:
+    """The layer's closed-form inverse (:meth:`~flowproof.layers.Layer.inverse_expr`) as a numpy function, or
+    ``None``. Used only as a start: every root is still accepted by its bracket and residual."""
+    y = sp.Symbol("y", real=True)
+    inverse = layer.inverse_expr(y)
+    return None if inverse is None else sp.lambdify(y, inverse, modules="numpy")
 
 
 @lru_cache(maxsize=4096)
