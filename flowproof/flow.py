@@ -136,8 +136,14 @@ class Flow(Sequence[Layer]):
             return self._chain_mp(x, dps)[0]
         return _elementwise(x, "x", lambda v: self._forward_float(v)[0], nonfinite=lambda v: v)
 
-    def log_det(self, x: Any, dps: int | None = None) -> Any:
-        """:math:`\\log F'(x) = \\sum_k \\log f_k'(z_{k-1})` (NaN at :math:`\\pm\\infty`)."""
+    def log_det(self, x: Any, dps: int | None = None, certify: bool = False) -> Any:
+        """:math:`\\log F'(x) = \\sum_k \\log f_k'(z_{k-1})` (NaN at :math:`\\pm\\infty`).
+
+        ``certify=True`` (one finite scalar, read exactly): a proven :class:`~flowproof.certified.Enclosure` of
+        width ``<= 10**-N * max(1, |log F'(x)|)``, ``N = dps`` (16 if not given); see :mod:`flowproof.certified`.
+        """
+        if certify:
+            return _certified().log_det(self, x, 16 if dps is None else dps)
         if dps is not None:
             return self._chain_mp(x, dps)[1]
         return _elementwise(x, "x", lambda v: self._forward_float(v)[1], nonfinite=_nan_like)
@@ -215,15 +221,21 @@ class Flow(Sequence[Layer]):
             work = needed
 
     # -- inverse -----------------------------------------------------------------------------------------------
-    def inverse(self, y: Any, dps: int | None = None, method: str = "halley") -> Any:
+    def inverse(self, y: Any, dps: int | None = None, method: str = "halley", certify: bool = False) -> Any:
         """:math:`x = F^{-1}(y)`, layer by layer in reverse order (:mod:`flowproof.inverse`).
 
         With ``dps=N`` (one scalar), returns an :class:`~flowproof.inverse.InverseResult`: ``.x`` within
         ``10**-N * max(1, |x|)`` of the true preimage, shown by ``.bracket``, with ``.residual`` and ``.steps``;
         ``float(result)`` converts. ``method`` is ``"halley"`` (default) or ``"newton"``, both safeguarded in the
         layer's bracket, or the chapter's ``"bisect"``.
+
+        ``certify=True`` (one finite scalar): a proven :class:`~flowproof.certified.Enclosure` ``[lo, hi]`` that
+        contains :math:`F^{-1}(y)`, of width ``<= 10**-N * max(1, |x|)``, ``N = dps`` (16 if not given), by
+        interval Newton per layer with each layer's proof status (:mod:`flowproof.certified`).
         """
         method = check_method(method)
+        if certify:
+            return _certified().inverse(self, y, 16 if dps is None else dps, method)
         if dps is not None:
             return invert_mp(self._layers, y, dps, method)
         return _elementwise(y, "y", lambda v: self._inverse_float(v, method), nonfinite=lambda v: v)
@@ -243,9 +255,14 @@ class Flow(Sequence[Layer]):
         return x, self.log_det(x)
 
     # -- density -----------------------------------------------------------------------------------------------
-    def log_prob(self, y: Any, dps: int | None = None) -> Any:
+    def log_prob(self, y: Any, dps: int | None = None, certify: bool = False) -> Any:
         """:math:`\\log p_Y(y) = \\log p_X(x) - \\log F'(x)` at :math:`x = F^{-1}(y)`; :math:`-\\infty` at
-        :math:`\\pm\\infty`."""
+        :math:`\\pm\\infty`.
+
+        ``certify=True`` (one finite scalar): a proven :class:`~flowproof.certified.Enclosure` of width
+        ``<= 10**-N * max(1, |log p_Y(y)|)``, ``N = dps`` (16 if not given)."""
+        if certify:
+            return _certified().log_prob(self, y, 16 if dps is None else dps)
         if dps is not None:
             x = self.inverse(y, dps=dps).x
             if not mpmath.isfinite(x):
@@ -320,6 +337,13 @@ def chapter_flow(K: Real = 6) -> Flow:
     """
     full = Flow(SineLayer(CHAPTER_AMPLITUDE, CHAPTER_FREQUENCY, phase) for phase in CHAPTER_PHASES)
     return full.truncate(K)
+
+
+def _certified() -> Any:
+    """:mod:`flowproof.certified`, imported on first use (``certify=True``)."""
+    from . import certified
+
+    return certified
 
 
 def _mp(value: sp.Expr) -> mpmath.mpf:
