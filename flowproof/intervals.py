@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 from collections.abc import Callable, Iterator
@@ -356,7 +357,7 @@ _FUNCTIONS: dict[type, Callable[[Interval], Interval]] = {
     sp.cosh: _cosh,
     sp.Abs: _abs,
     sp.sign: _sign,
-    **{kind: (lambda a, kind=kind: _monotone(kind, a)) for kind in _MONOTONE},
+    **{kind: functools.partial(_monotone, kind) for kind in _MONOTONE},
 }
 
 
@@ -393,18 +394,27 @@ def compile_expr(expr: sp.Expr, var: sp.Symbol) -> Callable[[Interval], Interval
         if expr.base == sp.E:
             return lambda x: _monotone(sp.exp, exponent_fn(x) if exponent_fn else Interval.of(_constant(exponent)))
         return lambda x: _pow(base_fn(x), exponent, exponent_fn)
+    args: tuple[sp.Basic, ...] = expr.args
     if isinstance(expr, (sp.Max, sp.Min)):
-        parts = [compile_expr(arg, var) for arg in expr.args]
+        parts = [compile_expr(arg, var) for arg in args]
         pick = _max if isinstance(expr, sp.Max) else _min
-        return lambda x: (lambda vs: Interval(pick([v.lo for v in vs]), pick([v.hi for v in vs])))(
-            [p(x) for p in parts])
+
+        def extreme(x: Interval) -> Interval:
+            values = [p(x) for p in parts]
+            return Interval(pick([v.lo for v in values]), pick([v.hi for v in values]))
+
+        return extreme
     for kind, fn in _FUNCTIONS.items():
-        if isinstance(expr, kind) and len(expr.args) == 1:
-            inner = compile_expr(expr.args[0], var)
-            return lambda x, fn=fn, inner=inner: fn(inner(x))
+        if isinstance(expr, kind) and len(args) == 1:
+            return _composed(fn, compile_expr(args[0], var))
     raise TypeError(f"cannot enclose {sp.sstr(expr)}: no interval extension for {type(expr).__name__} "
                     "(supported: Add, Mul, Pow, sin, cos, tanh, sinh, cosh, asinh, exp, log, atan, sqrt, Abs, "
                     "sign, erf, Max, Min; rational numbers, pi, E)")
+
+
+def _composed(outer: Callable[[Interval], Interval],
+              inner: Callable[[Interval], Interval]) -> Callable[[Interval], Interval]:
+    return lambda x: outer(inner(x))
 
 
 def enclose(expr: sp.Expr, var: sp.Symbol, x: Any, prec: int = DEFAULT_PREC) -> Interval:
@@ -440,7 +450,7 @@ class Minimum:
 def _tail_forms(expr: sp.Expr, var: sp.Symbol) -> tuple[Callable[[Interval], Interval] | None, ...]:
     """``expr`` at ``z = 1/s`` and ``z = -1/s`` with fractions combined, compiled (None if not enclosable)."""
     s = sp.Symbol("s", positive=True)
-    out = []
+    out: list[Callable[[Interval], Interval] | None] = []
     for sub in (1 / s, -1 / s):
         try:
             out.append(compile_expr(sp.together(expr.xreplace({var: sub})), s))
