@@ -64,7 +64,7 @@ from .layers import AffineLayer, Layer, PartialLayer, SineLayer, SinhArcsinhLaye
 from .numeric import layer_functions
 
 __all__ = ["CertificationError", "Enclosure", "InvertibilityCertificate", "LayerBound", "LayerRoot",
-           "certify_invertibility", "inverse", "log_det", "log_prob"]
+           "certify_invertibility", "image", "inverse", "log_det", "log_prob"]
 
 _Z = sp.Symbol("z", real=True)
 _LOG2_10 = math.log2(10)
@@ -409,6 +409,14 @@ def inverse(layers: Sequence[Layer], y: Any, dps: int, method: str = "halley") -
                                  "carried down as intervals", tuple(roots))
         bits += bits // 2 + 32
     raise CertificationError(f"could not enclose F^-1({show(q)}) to {dps} digits even at {bits} bits")
+
+
+def image(layers: Sequence[Layer], box: Interval) -> Interval:
+    """A proven enclosure of :math:`F(X)` for a box ``X`` (monotone images layer by layer, rounded outwards), at
+    the current ``flint.ctx.prec``."""
+    for layer in layers:
+        box = _image(_layer_intervals(layer), box)
+    return box
 
 
 def _forward(layers: Sequence[Layer], box: Interval) -> tuple[Interval, arb]:
