@@ -1,7 +1,8 @@
 """The ``flowproof`` command, a thin layer over the library.
 
 * ``flowproof verify`` proves and checks a sine flow (default: the chapter's) at depths 0..n and a fractional
-  depth; ``--claims`` also measures the chapter's claims (modes per depth). ``--json`` prints the report.
+  depth; ``--claims`` also measures the chapter's claims (modes per depth); ``--certify`` adds the proven checks
+  (enclosures and certificates, each number marked proven or computed). ``--json`` prints the report.
 * ``flowproof plot OUTDIR`` draws the chapter's figures for the flow.
 * ``flowproof docs OUTDIR`` writes derivation pages (reStructuredText + figures) for the flow.
 
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     flow = _flow_options()
     verify = commands.add_parser("verify", parents=[flow], help="prove and check a sine flow at several depths",
                                  description="Prove and check f_k(z) = z + a sin(w z + phi_k) stacked K deep.")
+    verify.add_argument("--certify", action="store_true",
+                        help="also prove: enclosures of the inverse, log-det and log-density checked against the "
+                             "computed values, the invertibility and normalisation certificates")
     verify.add_argument("--claims", action="store_true",
                         help="also measure the chapter's claims: every mode of p_Y per depth, and which words hold")
     verify.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
@@ -118,7 +122,8 @@ def run_verify(args: argparse.Namespace) -> int:
     print(f"flowproof verify: {_plural(len(flow), 'layer')} f_k(z) = z + {args.amplitude} sin({args.frequency} z "
           f"+ phi_k), phases {args.phases}; {dps} digits", file=out, flush=True)
     start = time.perf_counter()
-    report = verify_flow(flow, depths, dps, progress=lambda d, c: print(_line(d, c), file=out, flush=True))
+    report = verify_flow(flow, depths, dps, progress=lambda d, c: print(_line(d, c), file=out, flush=True),
+                         certify=args.certify)
     checks = [c for d in report.depths for c in d.checks]
     failed = [f"K={d.depth} {c.name}" for d in report.depths for c in d.checks if not c.passed]
     print(f"{len(checks) - len(failed)} of {len(checks)} checks passed over {_plural(len(report.depths), 'depth')} in "

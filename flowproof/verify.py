@@ -15,6 +15,12 @@ Checks per depth :math:`K` (each says how it was established):
 * ``normalisation``: :math:`\int p_Y\,dy = 1` to ``1e-12``: Gauss-Legendre panels in :math:`y` through the
   inverse, the panel error estimated by halving, the tails bounded analytically,
   :math:`\int_{|y| > T} p_Y \le 2\Phi(-(T - D))` since :math:`|F(x) - x| \le D`.
+
+With ``certify=True`` (``flowproof verify --certify``) three proven checks follow, their numbers marked proven
+(an enclosure) or computed (floating): ``certified values`` (enclosures of the inverse, log-det and log-density,
+:mod:`flowproof.certified`, against the mp and float64 values widened by their own claimed errors),
+``invertibility (proven)`` and ``normalisation (proven)`` (the theorem and a y-space enclosure of
+:math:`\int p_Y` of width at most ``1e-8`` that holds 1, :mod:`flowproof.normalisation`).
 """
 
 from __future__ import annotations
@@ -323,16 +329,106 @@ def _log_prob_rounding(flow: Flow, x: np.ndarray, y: np.ndarray, log_p: np.ndarr
     return np.abs(x + d_log_det) * dx + 8 * ULP * (np.abs(log_p) + 1)
 
 
-def _runs(flow: Flow, dps: int) -> list[Callable[[], Check]]:
-    return [lambda: check_chain_rule(flow), lambda: check_log_density(flow),
+# -- proven checks (verify --certify; flowproof.certified and flowproof.normalisation) ------------------------
+#: Where ``--certify`` encloses the inverse, log_det and log_prob: floats, so every path sees the same exact input.
+CERTIFY_POINTS = (-3.1, -0.4, 0.0, 0.25, 1.7, 1e3)
+
+
+def _float_claim(value: Any, t: float, kappa: float) -> mpmath.mpf:
+    r"""The float64 path's own claimed error: :data:`FLOAT_TOL_ULP` ulp of :math:`\max(1, |v|) + \max(1, |t|)`
+    (the value and the input's size), times the chain's conditioning :math:`\kappa`."""
+    return mpmath.mpf(FLOAT_TOL_ULP * ULP * kappa) * (max(1, abs(value)) + max(1.0, abs(t)))
+
+
+@_timed
+def check_certified_values(flow: Flow, dps: int) -> Check:
+    r"""Proven enclosures of :math:`F^{-1}`, :math:`\log F'` and :math:`\log p_Y` at ``dps`` digits against the
+    computed values (mp at ``dps`` digits, float64), each widened by its own claimed error: the check fails when
+    an enclosure misses a computed value's claimed interval."""
+    numbers: list[dict[str, Any]] = []
+    misses: list[str] = []
+    widest = mpmath.mpf(0)
+    floats = {"inverse": flow.inverse(np.array(CERTIFY_POINTS)), "log_det": flow.log_det(np.array(CERTIFY_POINTS)),
+              "log_prob": flow.log_prob(np.array(CERTIFY_POINTS))}
+    for i, t in enumerate(CERTIFY_POINTS):
+        with mpmath.workdps(20):
+            kappa = max(float(conditioning(forward_chain_mp(flow, mpmath.mpf(t))[1])), 1.0)
+        proven = {"inverse": flow.inverse(t, dps=dps, certify=True), "log_det": flow.log_det(t, dps=dps, certify=True),
+                  "log_prob": flow.log_prob(t, dps=dps, certify=True)}
+        inverse = flow.inverse(t, dps=dps)
+        with mpmath.workdps(dps + 20):
+            computed = {"inverse": (inverse.x, inverse.error_bound)}
+            for key in ("log_det", "log_prob"):
+                value = getattr(flow, key)(t, dps=dps)
+                computed[key] = (value, mpmath.mpf(10) ** -dps * max(1, abs(value)))
+            for key, enclosure in proven.items():
+                widest = max(widest, enclosure.width / max(1, abs(enclosure.mid)))
+                numbers.append({"at": t, "quantity": key, "kind": "proven (enclosure)",
+                                "lo": mpmath.nstr(enclosure.lo, dps + 3), "hi": mpmath.nstr(enclosure.hi, dps + 3),
+                                "bits": enclosure.prec})
+                value, claim = computed[key]
+                fvalue = float(floats[key][i])
+                fclaim = _float_claim(fvalue, t, kappa)
+                for kind, v, err in ((f"computed (mp, {dps} digits)", value, claim),
+                                     ("computed (float64)", mpmath.mpf(fvalue), fclaim)):
+                    numbers.append({"at": t, "quantity": key, "kind": kind, "value": mpmath.nstr(v, dps + 3),
+                                    "claimed_error": mpmath.nstr(err, 3)})
+                    if v + err < enclosure.lo or v - err > enclosure.hi:
+                        gap = max(enclosure.lo - v, v - enclosure.hi)
+                        misses.append(f"{key} at {t:g}: {kind} value outside its enclosure by {mpmath.nstr(gap, 3)} "
+                                      f"(claimed error {mpmath.nstr(err, 3)})")
+    passed = not misses
+    summary = (f"proven enclosures of inverse, log_det, log_prob at {len(CERTIFY_POINTS)} points hold the computed "
+               f"mp and float64 values (widest relative enclosure {mpmath.nstr(widest, 2)})" if passed else
+               "; ".join(misses[:3]) + (f" (+{len(misses) - 3} more)" if len(misses) > 3 else ""))
+    return Check("certified values", passed, "interval Newton per layer on arb balls (proven) vs mp and float64 "
+                 "(computed), each widened by its claimed error", {"numbers": numbers, "misses": misses}, summary)
+
+
+@_timed
+def check_certified_invertibility(flow: Flow) -> Check:
+    """F' >= prod_k m_k > 0 with every m_k proven (exact validity conditions, or interval proofs)."""
+    from .certified import certify_invertibility
+
+    cert = certify_invertibility(flow)
+    summary = (f"proven: F' >= {cert.bound} = {float(cert.bound):.4g} > 0" if cert.proven else
+               f"NOT proven: {cert.reason}")
+    return Check("invertibility (proven)", cert.proven, "per-layer proven lower bounds on f' over R",
+                 {"steps": list(cert.steps), "bound": str(cert.bound), "kind": "proven"}, summary)
+
+
+@_timed
+def check_certified_normalisation(flow: Flow) -> Check:
+    """The normalisation theorem, and a proven y-space enclosure of the integral of p_Y (width <= 1e-8) holding 1."""
+    from .normalisation import integral
+
+    cert = integral(flow, tol=1e-8)
+    e = cert.enclosure
+    passed = cert.contains_one and e.width <= mpmath.mpf("1e-8")
+    summary = (f"proven: integral of p_Y in [{mpmath.nstr(e.lo, 12)}, {mpmath.nstr(e.hi, 12)}] (width "
+               f"{mpmath.nstr(e.width, 2)}) {'holds' if cert.contains_one else 'does NOT hold'} 1; tails <= "
+               f"{mpmath.nstr(cert.tail_bound, 2)}")
+    return Check("normalisation (proven)", bool(passed), f"theorem (bijection + change of variables); {e.status}",
+                 {"theorem": list(cert.theorem), "lo": mpmath.nstr(e.lo, 15), "hi": mpmath.nstr(e.hi, 15),
+                  "width": mpmath.nstr(e.width, 3), "tail_bound": mpmath.nstr(cert.tail_bound, 3),
+                  "y_range": [str(v) for v in cert.y_range], "panels": cert.panels, "kind": "proven"}, summary)
+# -- end of the proven checks ----------------------------------------------------------------------------------
+
+
+def _runs(flow: Flow, dps: int, certify: bool = False) -> list[Callable[[], Check]]:
+    runs = [lambda: check_chain_rule(flow), lambda: check_log_density(flow),
             lambda: check_expression_evaluation(flow, dps), lambda: check_float_vs_mp(flow, dps),
             lambda: check_inverse_round_trip(flow, dps), lambda: check_cdf_route_density(flow, dps),
             lambda: check_invertibility(flow), lambda: check_normalisation(flow)]
+    if certify:
+        runs += [lambda: check_certified_values(flow, dps), lambda: check_certified_invertibility(flow),
+                 lambda: check_certified_normalisation(flow)]
+    return runs
 
 
-def verify_depth(flow: Flow, dps: int = 50) -> list[Check]:
-    """All checks for one (already truncated) flow."""
-    return [run() for run in _runs(flow, dps)]
+def verify_depth(flow: Flow, dps: int = 50, certify: bool = False) -> list[Check]:
+    """All checks for one (already truncated) flow; ``certify`` adds the proven ones."""
+    return [run() for run in _runs(flow, dps, certify)]
 
 
 def default_depths(n_layers: int) -> list[sp.Rational]:
@@ -344,15 +440,16 @@ def default_depths(n_layers: int) -> list[sp.Rational]:
 
 
 def verify_flow(flow: Flow, depths: Sequence[Any] | None = None, dps: int = 50,
-                progress: Callable[[str, Check], None] | None = None) -> Report:
-    """Verify ``flow.truncate(K)`` for each depth; ``progress(depth, check)`` is called as each check finishes."""
+                progress: Callable[[str, Check], None] | None = None, certify: bool = False) -> Report:
+    """Verify ``flow.truncate(K)`` for each depth; ``progress(depth, check)`` is called as each check finishes.
+    ``certify`` adds the proven checks (enclosures, invertibility and normalisation certificates)."""
     dps = check_dps(dps)
     depths = default_depths(len(flow)) if depths is None else list(depths)
     truncated = [(depth_label(k), flow.truncate(k)) for k in depths]
     reports = []
     for label, sub in truncated:
         checks = []
-        for run in _runs(sub, dps):
+        for run in _runs(sub, dps, certify):
             checks.append(run())
             if progress is not None:
                 progress(label, checks[-1])
