@@ -105,7 +105,8 @@ class Enclosure:
     r"""A proven enclosure :math:`\ell \le v \le h` of a real number :math:`v`.
 
     Attributes:
-        lo, hi: exact end points (``mpmath.mpf``, exact whatever mpmath's precision).
+        lo: the exact lower end (an ``mpmath.mpf``, exact whatever mpmath's precision).
+        hi: the exact upper end.
         quantity: what is enclosed, e.g. ``"F^-1(0.5)"``.
         dps: the digits asked for: ``width <= 10**-dps * max(1, |mid|)``.
         prec: bits of the ball arithmetic that proved it.
@@ -386,7 +387,9 @@ def _inverse_at(layers: Sequence[Layer], y: sp.Rational, bits: int, method: str,
 
 @_restoring
 def inverse(layers: Sequence[Layer], y: Any, dps: int, method: str = "halley") -> Enclosure:
-    r"""A proven enclosure of :math:`F^{-1}(y)` of width at most :math:`10^{-N}\max(1, |x|)`, ``N = dps``.
+    r"""A proven enclosure of :math:`F^{-1}(y)`, as narrow as ``dps`` digits ask.
+
+    Its width is at most :math:`10^{-N}\max(1, |x|)` with ``N = dps``.
 
     ``layers`` is a :class:`flowproof.Flow` or a sequence of layers. ``y`` is one finite scalar read exactly.
     ``method`` is the plain mp inverse's, which only supplies the starting guesses.
@@ -431,8 +434,9 @@ def _forward(layers: Sequence[Layer], box: Interval) -> tuple[Interval, arb]:
 
 @_restoring
 def log_det(layers: Sequence[Layer], x: Any, dps: int) -> Enclosure:
-    r"""A proven enclosure of :math:`\log F'(x) = \sum_k \log f_k'(z_{k-1})` at the exact ``x``, of width at most
-    :math:`10^{-N}\max(1, |\log F'(x)|)`: forward enclosures :math:`Z_k = [f_k(\ell), f_k(h)]` and
+    r"""A proven enclosure of :math:`\log F'(x) = \sum_k \log f_k'(z_{k-1})` at the exact ``x``.
+
+    Its width is at most :math:`10^{-N}\max(1, |\log F'(x)|)`; forward enclosures :math:`Z_k = [f_k(\ell), f_k(h)]` and
     :math:`\log f_k'` of the layer's ``derivative_expr`` enclosed over :math:`Z_{k-1}`."""
     dps = check_dps(dps)
     layers = list(layers)
@@ -452,8 +456,9 @@ def log_det(layers: Sequence[Layer], x: Any, dps: int) -> Enclosure:
 
 @_restoring
 def log_prob(layers: Sequence[Layer], y: Any, dps: int, method: str = "halley") -> Enclosure:
-    r"""A proven enclosure of :math:`\log p_Y(y) = \log\varphi(x) - \log F'(x)`, :math:`x = F^{-1}(y)`, of width
-    at most :math:`10^{-N}\max(1, |\log p_Y(y)|)`.
+    r"""A proven enclosure of :math:`\log p_Y(y) = \log\varphi(x) - \log F'(x)` at :math:`x = F^{-1}(y)`.
+
+    Its width is at most :math:`10^{-N}\max(1, |\log p_Y(y)|)`.
 
     Both terms are enclosed over the certified inverse enclosure :math:`X` (a box of a few ulps at the working
     precision, so evaluating them separately on :math:`X` costs a small factor of its width, not digits).
