@@ -186,8 +186,8 @@ def _exact_mpf(q: Fraction) -> mpmath.mpf:
 
 def _mpf(x: arb) -> mpmath.mpf:
     """An exact finite arb point as an exact mpf."""
-    man, exp = x.man_exp()
-    man = int(man)
+    mantissa, exp = x.man_exp()
+    man = int(mantissa)
     with mpmath.workprec(max(53, man.bit_length() + 1)):
         return mpmath.ldexp(mpmath.mpf(man), int(exp))
 
@@ -299,6 +299,11 @@ def _solve_end(fns: _LayerIntervals, a: arb, guess: arb | None, fallback: Callab
     return found, total, "layer bracket"
 
 
+def _fallback(layer: Layer, fns: _LayerIntervals, a: arb) -> Callable[[], Interval]:
+    """The bracket of :func:`_bracket`, computed only if the boxes around the guess fail."""
+    return lambda: _bracket(layer, fns, a)
+
+
 def _bracket(layer: Layer, fns: _LayerIntervals, a: arb) -> Interval:
     r"""A box holding :math:`f^{-1}(a)`: :math:`[a - D, a + D]` (rounded outwards) when :math:`D` is finite, else
     the layer's own bracket, widened (interval Newton proves the root is inside, or fails)."""
@@ -371,7 +376,7 @@ def _inverse_at(layers: Sequence[Layer], y: sp.Rational, bits: int, method: str,
         for a in ((target.lo,) if target.lo == target.hi else (target.lo, target.hi)):
             scale = abs(a) if abs(a) > 1 else arb(1)
             floor = intervals._up(scale * arb(2) ** (-bits + 8))
-            box, n, start = _solve_end(fns, a, guess, lambda a=a, lay=layer, f=fns: _bracket(lay, f, a), floor)
+            box, n, start = _solve_end(fns, a, guess, _fallback(layer, fns, a), floor)
             ends.append(box)
             steps += n
             starts.append(start)

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 import flint
 import mpmath
@@ -121,7 +122,7 @@ def _constant(value: sp.Expr) -> arb:
 
 
 @lru_cache(maxsize=1024)
-def _series_fn(expr: sp.Expr, var: sp.Symbol) -> Callable[[arb_series], arb_series]:
+def _series_fn(expr: sp.Expr, var: sp.Symbol) -> Callable[[arb_series], Any]:
     """``expr`` as a function of an ``arb_series`` (Taylor arithmetic on balls), or TypeError."""
     if expr == var:
         return lambda s: s
@@ -154,23 +155,26 @@ def _series_fn(expr: sp.Expr, var: sp.Symbol) -> Callable[[arb_series], arb_seri
             return lambda s: base(s).rsqrt()
         exponent = _series_fn(e, var)
         return lambda s: (exponent(s) * base(s).log()).exp()
-    unary: dict[type, Callable[[arb_series], arb_series]] = {
+    unary: dict[type, Callable[[Any], Any]] = {
         sp.sin: lambda u: u.sin(), sp.cos: lambda u: u.cos(), sp.exp: lambda u: u.exp(), sp.log: lambda u: u.log(),
         sp.atan: lambda u: u.atan(), sp.erf: lambda u: u.erf(),
         sp.tanh: lambda u: 1 - 2 / ((2 * u).exp() + 1),
         sp.sinh: lambda u: (u.exp() - (-u).exp()) / 2, sp.cosh: lambda u: (u.exp() + (-u).exp()) / 2,
         sp.asinh: lambda u: (u + (u * u + 1).sqrt()).log(),
     }
-    for kind, fn in unary.items():
-        if isinstance(expr, kind) and len(expr.args) == 1:
-            inner = _series_fn(expr.args[0], var)
-            return lambda s, fn=fn, inner=inner: fn(inner(s))
+    fn = unary.get(expr.func)
+    if fn is not None and len(expr.args) == 1:
+        return _unary(fn, _series_fn(expr.args[0], var))
     raise TypeError(f"no Taylor arithmetic for {sp.sstr(expr)} ({type(expr).__name__}): the panel rule needs an "
                     "analytic layer built from + * ** sin cos exp log atan erf tanh sinh cosh asinh")
 
 
+def _unary(fn: Callable[[Any], Any], inner: Callable[[arb_series], Any]) -> Callable[[arb_series], Any]:
+    return lambda s: fn(inner(s))
+
+
 @lru_cache(maxsize=4096)
-def _layer_series(layer: Layer) -> Callable[[arb_series], arb_series]:
+def _layer_series(layer: Layer) -> Callable[[arb_series], Any]:
     return _series_fn(layer.expr(_Z), _Z)
 
 

@@ -391,7 +391,7 @@ def check_certified_invertibility(flow: Flow) -> Check:
     from .certified import certify_invertibility
 
     cert = certify_invertibility(flow)
-    summary = (f"proven: F' >= {cert.bound} = {float(cert.bound):.4g} > 0" if cert.proven else
+    summary = (f"proven: F' >= {cert.bound} = {float(sp.sympify(cert.bound)):.4g} > 0" if cert.proven else
                f"NOT proven: {cert.reason}")
     return Check("invertibility (proven)", cert.proven, "per-layer proven lower bounds on f' over R",
                  {"steps": list(cert.steps), "bound": str(cert.bound), "kind": "proven"}, summary)
