@@ -253,10 +253,10 @@ def _newton(fns: _LayerIntervals, a: arb, box: Interval, floor: arb) -> tuple[In
         slope = fns.df(box)
         if not slope.lo > 0:
             return box, iteration, False  # f' not proven > 0 on the box: give up on it
-        step = m - fm / slope.ball()
-        lo, hi = intervals._down(step), intervals._up(step)
-        if not (lo.is_finite() and hi.is_finite()):
+        q_lo, q_hi = _quotient(fm, slope)
+        if not (q_lo.is_finite() and q_hi.is_finite()):
             return box, iteration, False
+        lo, hi = intervals._down(m - q_hi), intervals._up(m - q_lo)
         proven = proven or (lo > box.lo and hi < box.hi)
         new_lo = lo if lo > box.lo else box.lo
         new_hi = hi if hi < box.hi else box.hi
@@ -276,6 +276,21 @@ def _newton(fns: _LayerIntervals, a: arb, box: Interval, floor: arb) -> tuple[In
         if not proven and new_width == width:
             return box, iteration, False
     return box, limit, proven
+
+
+def _quotient(numerator: arb, slope: Interval) -> tuple[arb, arb]:
+    r"""Exact ends of an interval holding :math:`\{r / d : r \in \text{numerator}, d \in \text{slope}\}` for
+    ``slope > 0`` (end by end: a ball around a wide positive interval would reach 0)."""
+    ends = [numerator.lower(), numerator.upper()]
+    quotients = [e / d for e in ends for d in (slope.lo, slope.hi) if d.is_finite()]
+    if not slope.hi.is_finite():
+        quotients.append(arb(0))  # r / d -> 0 as d -> oo
+    lo = quotients[0].lower()
+    hi = quotients[0].upper()
+    for q in quotients[1:]:
+        lo = q.lower() if q.lower() < lo else lo
+        hi = q.upper() if q.upper() > hi else hi
+    return lo, hi
 
 
 def _solve_end(fns: _LayerIntervals, a: arb, guess: arb | None, fallback: Callable[[], Interval],

@@ -130,6 +130,17 @@ def test_wrong_or_missing_guesses_fall_back_on_the_bracket(monkeypatch):
     e = fp.chapter_flow(3).inverse("0.5", dps=30, certify=True)
     assert {r.start for r in e.layers} == {"layer bracket"}
     assert e.contains(ref.inverse("0.5", K=3, dps=ref_dps(e)))
+    # unbounded displacement (growth brackets, a wide box where f' spans [1, 3e12]): still proven
+    flow = fp.Flow([fp.AffineLayer(2, 1), fp.ExprLayer("z + z**3"), fp.SineLayer("0.3", 2)])
+    e = flow.inverse("-1e6", dps=30, certify=True)
+    with mpmath.workdps(80):
+        def F(x):
+            x = 2 * x + 1
+            x = x + x**3
+            return x + mpmath.mpf(3) / 10 * mpmath.sin(2 * x)
+
+        x = mpmath.findroot(lambda t: F(t) - 10**6 * -1, mpmath.mpf(e.mid), tol=mpmath.mpf(10) ** -75)
+    assert e.contains(x) and {r.start for r in e.layers} == {"layer bracket"}
 
     from flowproof.inverse import InverseResult
 
