@@ -265,10 +265,10 @@ def _newton(fns: _LayerIntervals, a: arb, box: Interval, floor: arb) -> tuple[In
         width, new_width = box.hi - box.lo, new_hi - new_lo
         new = Interval(new_lo, new_hi)
         if not proven and 2 * new_width > width:  # a slow step: bisect instead (sign of f(m) - a)
-            if fm > 0:
-                new = Interval(box.lo, m) if m < new.hi else new
-            elif fm < 0:
-                new = Interval(m, box.hi) if m > new.lo else new
+            if fm > 0 and new.lo <= m < new.hi:  # f(m) > a: the root is below m
+                new = Interval(new.lo, m)
+            elif fm < 0 and new.lo < m <= new.hi:
+                new = Interval(m, new.hi)
             new_width = new.hi - new.lo
         box = new
         if proven and (2 * new_width > width or new_width <= floor):
