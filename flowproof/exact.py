@@ -51,8 +51,8 @@ def exact(value: Any, name: str = "value") -> sp.Expr:
     if isinstance(value, mpmath.mpf):
         if not mpmath.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value}")
-        man, exp = value.man_exp
-        return sp.Integer(man) * sp.Integer(2) ** exp
+        sign, man, exp, _ = value._mpf_  # man_exp drops the sign in mpmath 1.3
+        return (-1 if sign else 1) * sp.Integer(man) * sp.Integer(2) ** exp
     if isinstance(value, Fraction):
         return sp.Rational(value.numerator, value.denominator)
     if isinstance(value, decimal.Decimal):
