@@ -184,24 +184,34 @@ class Flow(Sequence[Layer]):
 
         A plain float chain rounds every :math:`z_k` to an ulp of its size, which moves the next layer's
         :math:`\sin(w z_k + \varphi)` by :math:`w\,\mathrm{ulp}(z_k)`: :math:`10^{-4}` at :math:`|x| = 10^{12}`.
-        Here :math:`z_k = hi + lo` exactly (``two_sum``), and each layer's displacement :math:`g = f - z` and
-        :math:`\log f'` are taken at ``hi`` and moved to ``hi + lo`` by their Taylor terms to second order
-        (full accuracy to :math:`|x| \approx 10^{10}`, about :math:`10^{-13}` at :math:`10^{12}`).
+        Here :math:`z_k = hi + lo` exactly (``two_sum``). Where a layer's displacement :math:`g = f - z` and
+        :math:`\log f'` depend on :math:`z` only through sines and cosines of affine arguments (the sine ripple),
+        they are evaluated at ``hi + lo`` exactly by angle addition, at any :math:`|x|`; otherwise they are taken at
+        ``hi`` and moved to ``hi + lo`` by their Taylor terms to second order.
         """
         hi, lo, total = x, np.zeros_like(x), np.zeros_like(x)
         for layer in self._layers:
-            with np.errstate(all="ignore"):  # Taylor terms may overflow far out; they are then not used
-                g, g1, g2, ld, ld1, ld2 = layer_functions(layer).forward_terms(hi)
-            moved = lo != 0  # elsewhere the Taylor terms are not needed (and may overflow: 0 * inf)
-            g = np.where(moved, g + lo * (g1 + lo * g2), g)
-            total = total + np.where(moved, ld + lo * (ld1 + lo * ld2), ld)
-            s = hi + g  # two_sum(hi, g) + lo, renormalised
-            b = s - hi
-            lo = ((hi - (s - b)) + (g - b)) + lo
-            hi = s + lo
-            lo = lo - (hi - s)
-        with np.errstate(invalid="ignore"):
-            return np.where(np.isfinite(hi), hi, x), total
+            fns = layer_functions(layer)
+            with np.errstate(all="ignore"):  # far out, Taylor terms may overflow; they are then not used
+                if fns.displacement_and_log_df.atoms_only:  # exact at hi + lo, however large lo is
+                    g, ld = fns.displacement_and_log_df(hi, lo)
+                else:
+                    g, g1, g2, ld, ld1, ld2 = fns.forward_terms(hi)
+                    moved = lo != 0
+                    g = np.where(moved, g + lo * (g1 + lo * g2), g)
+                    ld = np.where(moved, ld + lo * (ld1 + lo * ld2), ld)
+            with np.errstate(all="ignore"):  # an overflow shows as inf/nan in hi, handled below
+                total = total + ld
+                s = hi + g  # two_sum(hi, g) + lo, renormalised
+                b = s - hi
+                lo = ((hi - (s - b)) + (g - b)) + lo
+                hi = s + lo
+                lo = lo - (hi - s)
+        overflowed = ~np.isfinite(hi)
+        if overflowed.any():  # F(x) beyond the float range: the plain chain gives its infinity
+            with np.errstate(all="ignore"):
+                hi[overflowed], total[overflowed] = self._forward_plain(x[overflowed])
+        return hi, total
 
     def _chain_mp(self, x: Any, dps: int) -> tuple[mpmath.mpf, mpmath.mpf]:
         """``(F(x), log F'(x))`` at ``dps`` digits, guard digits grown until the conditioning is covered."""

@@ -182,14 +182,16 @@ def _solve_layer_float(layer: Layer, y: np.ndarray) -> tuple[np.ndarray, np.ndar
         residual = _residual(fns, x, y)
         lo, hi = layer.bracket(y)
         shift = (y - x) + residual  # f(x) - x, to the few bits the rounding level needs
-        ok = (np.abs(residual) <= 2.0**-51 * (np.abs(x) + np.abs(shift))) & (x >= lo) & (x <= hi) & (d > 0)
+        ok = np.isfinite(shift) & (np.abs(residual) <= 2.0**-51 * (np.abs(x) + np.abs(shift)))
+        ok &= (x >= lo) & (x <= hi) & (d > 0)
         ok &= np.abs(step) <= 2.0**-14 * (1 + np.abs(x))  # so f' at the previous iterate serves
     if not ok.all():
         bad = np.flatnonzero(~ok)
         x, d, residual = x.copy(), d.copy(), residual.copy()
         x[bad] = _solve_layer_safeguarded(layer, y[bad])
-        d[bad] = fns.f_and_slope(x[bad])[1]
-        residual[bad] = _residual(fns, x[bad], y[bad])
+        with np.errstate(all="ignore"):
+            d[bad] = fns.f_and_slope(x[bad])[1]
+            residual[bad] = _residual(fns, x[bad], y[bad])
     return x, d, residual
 
 
@@ -204,7 +206,7 @@ def _solve_layer_safeguarded(layer: Layer, y: np.ndarray) -> np.ndarray:
     """Newton's method safeguarded inside the shrinking bisection bracket, vectorised, with early retirement."""
     fns = layer_functions(layer)
     lo, hi = layer.bracket(y)
-    x = y.copy()
+    x = np.where((y >= lo) & (y <= hi), y, lo + 0.5 * (hi - lo))  # a tight (exact-inverse) bracket may not hold y
     step_old = hi - lo
     lo_seen = np.zeros(y.shape, dtype=bool)  # has f been evaluated at lo (resp. hi)?
     hi_seen = np.zeros(y.shape, dtype=bool)
@@ -215,8 +217,9 @@ def _solve_layer_safeguarded(layer: Layer, y: np.ndarray) -> np.ndarray:
     for _ in range(2200):
         if active.size == 0:
             break
-        fx, d = fns.f_and_slope(x)
-        r = fx - y
+        with np.errstate(all="ignore"):  # an overflowing f far out compares as +-inf, which is what we need
+            fx, d = fns.f_and_slope(x)
+            r = fx - y
         lo, lo_seen = np.where(r < 0, x, lo), lo_seen | (r < 0)
         hi, hi_seen = np.where(r > 0, x, hi), hi_seen | (r > 0)
         with np.errstate(all="ignore"):
@@ -226,7 +229,8 @@ def _solve_layer_safeguarded(layer: Layer, y: np.ndarray) -> np.ndarray:
         step_old = np.abs(x_new - x)
         # Converged: the residual is at the rounding level of f(x) = x + (f(x) - x), the step is below half
         # an ulp, or the bracket holds no double between its ends.
-        quiet = np.abs(r) <= 2.0**-51 * (np.abs(x) + np.abs(fx - x))
+        with np.errstate(invalid="ignore"):
+            quiet = np.isfinite(fx) & (np.abs(r) <= 2.0**-51 * (np.abs(x) + np.abs(fx - x)))
         mid = lo + 0.5 * (hi - lo)
         done = quiet | (step_old <= 2.0**-53 * np.abs(x_new)) | (mid == lo) | (mid == hi)
         if not done.any():  # early rounds: nothing to retire, so no copies
@@ -251,9 +255,11 @@ def _safeguard(candidate: Any, step: Any, step_old: Any, lo: Any, hi: Any, lo_se
     mid = lo + (hi - lo) / 2
     if isinstance(candidate, np.ndarray):
         below, above = candidate <= lo, candidate >= hi
-        slow = np.abs(2 * step) > np.abs(step_old)
+        slow = (np.abs(2 * step) > np.abs(step_old)) | ~np.isfinite(candidate)  # inf/inf far out: bisect
         return np.where(below & ~lo_seen, lo, np.where(above & ~hi_seen, hi,
                         np.where(below | above | slow, mid, candidate)))
+    if not mpmath.isfinite(candidate):
+        return mid
     if candidate <= lo:
         return lo if not lo_seen else mid
     if candidate >= hi:

@@ -43,8 +43,9 @@ class LayerFunctions:
     sin/cos evaluation with :math:`f`); ``f_and_derivatives`` returns :math:`(f, f', f'')` (for Halley steps);
     ``f_ext`` evaluates :math:`f` in ``numpy.longdouble`` (for residuals); ``f_and_log_df`` returns
     :math:`(f, \log f')`; ``derivatives_mp`` returns :math:`(f, f', f'')` in mpmath, with common
-    subexpressions shared; ``forward_terms`` returns the displacement :math:`g = f - z`, :math:`\log f'`
-    and their first two derivatives (halved second), for the compensated forward pass of
+    subexpressions shared; ``displacement_and_log_df`` returns :math:`(f - z, \log f')` and takes an unevaluated
+    sum ``z + lo`` (see :class:`FloatKernel`); ``forward_terms`` returns the displacement :math:`g = f - z`,
+    :math:`\log f'` and their first two derivatives (halved second), for the compensated forward pass of
     :meth:`flowproof.Flow.forward_and_log_det`.
     """
 
@@ -54,6 +55,7 @@ class LayerFunctions:
     f_and_slope: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_and_derivatives: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_and_log_df: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+    displacement_and_log_df: FloatKernel
     forward_terms: Callable[[np.ndarray], tuple[np.ndarray, ...]]
     f_ext: Callable[[np.ndarray], np.ndarray]
     f_and_slope_scalar: Callable[[float], tuple[float, float]]
@@ -78,6 +80,7 @@ def layer_functions(layer: Layer) -> LayerFunctions:
         f_and_slope=FloatKernel((f, slope)),
         f_and_derivatives=FloatKernel((f, slope, sp.diff(slope, Z))),
         f_and_log_df=FloatKernel((f, log_df)),
+        displacement_and_log_df=FloatKernel((sp.expand(f - Z), log_df)),
         forward_terms=FloatKernel(_taylor(sp.expand(f - Z)) + _taylor(log_df)),
         f_ext=sp.lambdify(Z, _reduce_phases(f), printer=_ExtendedPrinter),
         f_and_slope_scalar=sp.lambdify(Z, (f, slope), modules="math"),
@@ -135,14 +138,32 @@ class FloatKernel:
         for u, half in halves.items():
             s, c = table[sp.sin(sp.expand(half))], table[sp.cos(sp.expand(half))]
             table[sp.sin(u)], table[sp.cos(u)] = 2 * s * c, c**2 - s**2
-        replaced = [e.xreplace(table) for e in exprs]  # any other sin/cos is left to numpy as it is
+        replaced = [_fold_constants(e.xreplace(table)) for e in exprs]  # other sin/cos are left to numpy
+        #: Whether the expressions depend on z only through the trig atoms (then ``lo`` is exact, see __call__).
+        self.atoms_only = not any(e.has(Z) for e in replaced)
         self._trig = [affine_sincos(*_coefficients(u)) for u in atoms]  # type: ignore[misc]
-        self._fn = sp.lambdify((Z, *sines, *cosines), replaced, modules="numpy", cse=True)
+        self._fn = sp.lambdify((Z, *sines, *cosines), replaced, modules=["scipy", "numpy"], cse=True)
 
-    def __call__(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
-        pairs = [trig(z) for trig in self._trig]
+    def __call__(self, z: np.ndarray, lo: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """The expressions at ``z``, or, with ``lo``, at the unevaluated sum ``z + lo`` in the trig atoms
+        (exact however large ``lo`` is; elsewhere ``z`` alone, so use it where :attr:`atoms_only`)."""
+        pairs = [trig(z, lo) for trig in self._trig]
         values: list[Any] = self._fn(z, *(s for s, _ in pairs), *(c for _, c in pairs))
         return tuple(v if np.shape(v) == np.shape(z) else np.full_like(z, v) for v in values)
+
+
+def _fold_constants(expr: sp.Expr) -> sp.Expr:
+    """Numeric subexpressions that float code cannot take as they are (``log(10**300)``, a rational with a
+    huge numerator) become 30-digit Floats: float kernels only, the mpmath ones keep the exact form."""
+
+    def foldable(node: sp.Basic) -> bool:
+        if not isinstance(node, sp.Expr) or not node.is_number or node.is_Float:
+            return False
+        if node.is_Rational:
+            return max(abs(int(node.p)), int(node.q)) > 2**60  # type: ignore[attr-defined]
+        return not node.is_Atom and bool(node.is_real)
+
+    return expr.replace(foldable, lambda node: sp.Float(sp.N(node, 30), 30))
 
 
 class MpKernel:
@@ -222,28 +243,36 @@ def _coefficients(u: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
     return (w, phi) if w.is_number and phi.is_number else None
 
 
-def affine_sincos(w: sp.Expr, phi: sp.Expr) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def affine_sincos(w: sp.Expr, phi: sp.Expr) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     r"""float64 :math:`(\sin(w z + \varphi), \cos(w z + \varphi))` for exact :math:`w, \varphi`.
 
     :math:`A = \mathrm{fl}(w_{hi} z)`, then :math:`\sin(A + \varphi) = \sin A \cos\varphi + \cos A \sin\varphi`
     with :math:`\cos\varphi, \sin\varphi` rounded once from exact values, and the product's rounding error
-    :math:`e = w z - A` (exact two-product, plus :math:`w_{lo} z`) added to first order. Exact when :math:`w` is a
-    power of two, as for the chapter's :math:`w = 2`.
+    :math:`e = w z - A` (exact two-product, plus :math:`w_{lo} z`) added to first order where it is tiny, by an
+    exact rotation where it is not (:math:`|w z| > 2^{53}`). Exact when :math:`w` is a power of two, as for the
+    chapter's :math:`w = 2`. With ``lo``, the argument is :math:`w (z + lo) + \varphi` for the unevaluated sum.
     """
     w_hi = float(w)
     w_lo = float(sp.N(w - sp.Rational(w_hi), 30))
     cos_phi, sin_phi = float(sp.N(sp.cos(phi), 30)), float(sp.N(sp.sin(phi), 30))
     exact_product = w_lo == 0.0 and (w_hi == 0.0 or math.frexp(abs(w_hi))[0] == 0.5)
 
-    def sincos(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def sincos(z: np.ndarray, lo: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(over="ignore"):
             a = w_hi * z
         sin_a, cos_a = _sincos_of_product(w_hi, z, a)
         s = sin_a * cos_phi + cos_a * sin_phi
         c = cos_a * cos_phi - sin_a * sin_phi
-        if not exact_product:  # sin(A + e) = sin A + e cos A for the tiny product error e
-            e = _two_product_error(w_hi, z, a) + w_lo * z
-            s, c = s + e * c, c - e * s
+        e = None if exact_product else _two_product_error(w_hi, z, a) + w_lo * z
+        if lo is not None:
+            e = w_hi * lo + w_lo * lo if e is None else e + (w_hi * lo + w_lo * lo)
+        if e is not None:
+            small = np.abs(e) <= 2.0**-26  # sin(A + e) = sin A + e cos A to below an ulp
+            if small.all():
+                s, c = s + e * c, c - e * s
+            else:  # a large product error (w z beyond 2^53) or offset: rotate by e exactly
+                sin_e, cos_e = np.sin(e), np.cos(e)
+                s, c = s * cos_e + c * sin_e, c * cos_e - s * sin_e
         return s, c
 
     return sincos

@@ -61,3 +61,80 @@ def test_cdf_far_in_the_tail_at_high_precision(t):
         expected = -tt * tt / 2 - mpmath.log(tt * mpmath.sqrt(2 * mpmath.pi)) - 1 / (tt * tt)
         assert abs(mpmath.log(value) - expected) <= abs(expected) * mpmath.mpf(10) ** -28
         assert Flow([]).cdf(t, dps=30) == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# second trial (session 2): far tails, high frequencies, overflow, huge constants
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("x", [1e16, -1e18, 1e20, -1e300, 5e12, -1e15])
+def test_chapter_log_det_stays_accurate_beyond_1e12(x):
+    # The compensated chain's second-order Taylor step broke once lo reached ~1 (|x| >~ 1e16): log_det(-1e300)
+    # was 16.9, outside the possible range [6 log 0.36, 6 log 1.64]. Reference: plain mpmath at 400 digits.
+    import numpy as np
+    import reference as ref
+
+    from flowproof import chapter_flow
+
+    exact = ref.log_det(x, dps=400)
+    assert abs(chapter_flow().log_det(x) - float(exact)) <= 8 * np.finfo(float).eps * max(1.0, abs(float(exact)))
+
+
+def test_product_error_beyond_2_53_is_rotated_not_added():
+    # w z = 1e30 has a rounding error e ~ 1e13: the first-order sin(A) + e cos(A) gave log_det 27.1 (bound 0.105).
+    import mpmath
+
+    layer = SineLayer("1e-15", "1e14", "0.3")
+    with mpmath.workdps(80):
+        x = mpmath.mpf(-1e16)
+        exact = mpmath.log(1 + mpmath.mpf(1) / 10 * mpmath.cos(mpmath.mpf(10) ** 14 * x + mpmath.mpf(3) / 10))
+    assert abs(Flow([layer]).log_det(-1e16) - float(exact)) <= 1e-12
+
+
+def test_forward_that_overflows_gives_infinity_not_its_input():
+    from flowproof import SinhArcsinhLayer
+
+    flow = Flow([SinhArcsinhLayer(2, "0.5")])
+    assert flow.forward(1e155) == math.inf and flow.forward(-1e300) == -math.inf
+
+
+@pytest.mark.parametrize("y, expected", [(1e300, 1e100), (-1e300, -1e100)])
+def test_inverse_where_f_overflows_near_y_still_bisects_to_the_root(y, expected):
+    # f(1e300) = inf made the residual "quiet" (inf <= inf) and Newton's inf/inf a NaN candidate.
+    from flowproof import ExprLayer
+
+    x = Flow([ExprLayer("z + z**3")]).inverse(y)
+    assert abs(x - expected) <= 4e-16 * abs(expected)
+
+
+def test_sinh_arcsinh_inverse_in_the_far_tail():
+    # The safeguarded loop started at y, outside the family's tight exact-inverse bracket.
+    import mpmath
+
+    from flowproof import SinhArcsinhLayer
+
+    with mpmath.workdps(40):
+        exact = mpmath.sinh((mpmath.asinh(mpmath.mpf(-1e300)) + mpmath.mpf(1) / 2) / 2)
+    assert abs(Flow([SinhArcsinhLayer(2, "0.5")]).inverse(-1e300) - float(exact)) <= 4e-16 * abs(float(exact))
+
+
+@pytest.mark.parametrize("scale", ["1e-300", "1e20", 2**64])
+def test_affine_log_det_with_a_huge_or_tiny_scale(scale):
+    # log(10**300) printed as numpy.log of a Python int raised TypeError; constants are folded to Floats now.
+    from fractions import Fraction
+
+    from flowproof import AffineLayer
+
+    value = Fraction(scale) if isinstance(scale, str) else Fraction(scale)
+    expected = math.log(value.numerator) - math.log(value.denominator)
+    assert abs(Flow([AffineLayer(scale, 0)]).log_det(1.0) - expected) <= 1e-13 * abs(expected)
+
+
+def test_expr_layer_with_erf_evaluates_in_float():
+    import numpy as np
+
+    from flowproof import ExprLayer
+
+    out = Flow([ExprLayer("z + erf(z)")]).forward(np.array([0.3, -2.0]))
+    assert np.allclose(out, [0.3 + math.erf(0.3), -2.0 + math.erf(-2.0)], rtol=1e-15)
