@@ -22,7 +22,6 @@ Strings are parsed with :func:`sympy.parse_expr` (which evaluates Python): pass 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -205,14 +204,21 @@ def _round(q: sp.Rational, up: bool, digits: int = 6) -> sp.Rational:
     """``q`` rounded to ``digits`` significant decimals, up or down (exact)."""
     if q == 0:
         return sp.Integer(0)
-    k = digits - 1 - math.floor(math.log10(abs(float(q))))
+    magnitude = len(str(abs(q.p))) - len(str(q.q))  # floor(log10 |q|) to within 1, at any size (float underflows)
+    k = digits - 1 - magnitude
     scaled = q * sp.Integer(10) ** k
     return (sp.ceiling(scaled) if up else sp.floor(scaled)) / sp.Integer(10) ** k
 
 
 def _number(x: Any) -> str:
+    """A point for a message: exact and short where it is modest, else arb's 6 digits (an exponent like
+    10^-(10^57) from a far tail must never become an exact Rational)."""
     value = x.mid() if hasattr(x, "mid") else x
-    return show(sp.Rational(intervals.to_rational(value))) if value.is_finite() else str(value)
+    if not value.is_finite():
+        return str(value)
+    if value == 0 or 1e-12 <= abs(float(value)) <= 1e12:
+        return show(sp.Rational(intervals.to_rational(value)))
+    return value.str(6, radius=False)
 
 
 _Y = sp.Symbol("y", real=True)

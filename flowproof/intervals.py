@@ -34,6 +34,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -183,8 +184,19 @@ def _product(x: arb, y: arb) -> tuple[arb, arb]:
     return _down(p), _up(p)
 
 
-def _key(x: arb) -> float:
-    return float(x.mid()) if _finite(x) else (float("inf") if x > 0 else float("-inf"))
+def _key(x: arb) -> tuple[int, int, Fraction]:
+    """An exactly ordered key for an arb end point, cheap at any exponent: (sign, signed top exponent, signed
+    mantissa in [1/2, 1)). A float key tied at 0 for 1e-445 and 1e-889, which put the wrong piece on top of the
+    heap and reported its bound as the minimum."""
+    if not _finite(x):
+        return (2, 0, Fraction(0)) if x > 0 else (-2, 0, Fraction(0))
+    man, exp = (x if x.is_exact() else x.lower()).man_exp()
+    man, exp = int(man), int(exp)
+    if man == 0:
+        return (0, 0, Fraction(0))
+    top = exp + abs(man).bit_length()
+    fraction = Fraction(abs(man), 1 << abs(man).bit_length())
+    return (1, top, fraction) if man > 0 else (-1, -top, -fraction)
 
 
 def _min(xs: list[arb]) -> arb:
@@ -516,7 +528,7 @@ def minimize(expr: sp.Expr, var: sp.Symbol, domain: Interval | None = None, *, r
             enclosure = _enclosure(fn, expr, var, piece)
             heapq.heappush(heap, (_key(enclosure.lo), next(counter), piece, enclosure.lo))
 
-        heap: list[tuple[float, int, Interval, arb]] = []
+        heap: list[tuple[tuple[int, int, Fraction], int, Interval, arb]] = []
         first = domain.split_point() if not domain.bounded else domain.lo
         sample(first if domain.lo <= first <= domain.hi else domain.lo)
         push(domain)

@@ -138,3 +138,32 @@ def test_expr_layer_with_erf_evaluates_in_float():
 
     out = Flow([ExprLayer("z + erf(z)")]).forward(np.array([0.3, -2.0]))
     assert np.allclose(out, [0.3 + math.erf(0.3), -2.0 + math.erf(-2.0)], rtol=1e-15)
+
+
+def test_minimum_of_exp_over_r_is_not_claimed_positive():
+    # The branch-and-bound heap was keyed by floats: 1e-445 and 1e-889 both keyed 0.0, the wrong piece came out on
+    # top and exp(z) was "proven" >= 5.2e-445 on all of R (its infimum is 0).
+    import sympy as sp
+
+    from flowproof import intervals
+
+    z = sp.Symbol("z", real=True)
+    result = intervals.minimize(sp.exp(z), z, prove_above=0)
+    assert result.lower <= 0 and not result.settled
+
+
+@pytest.mark.parametrize("expression", ["exp(z)", "z + 0.5*exp(-z**2)"])
+def test_expr_layer_refusals_are_value_errors_with_a_reason(expression):
+    from flowproof import ExprLayer
+
+    with pytest.raises(ValueError, match="could not prove"):
+        ExprLayer(expression)
+
+
+def test_expr_layer_admits_sinh():
+    # f' = cosh z >= 1: an increasing bijection (its displacement is unbounded); it raised OverflowError.
+    from flowproof import ExprLayer
+
+    layer = ExprLayer("sinh(z)")
+    assert layer.derivative_lower_bound() > 0
+    assert abs(Flow([layer]).inverse(math.sinh(2.5)) - 2.5) <= 1e-15
