@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import sympy as sp
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
@@ -86,8 +87,13 @@ class ExportedFlow:
         """The generated code of every layer, in order (layer 0 first)."""
         return "\n".join(f"# layer {k}\n{layer.source}" for k, layer in enumerate(self.layers))
 
+    def _input(self, x: Any) -> Any:
+        """Lists and tuples become float arrays for the numpy export (the printed code does arithmetic on them)."""
+        return np.asarray(x, dtype=float) if self.modules == "numpy" and isinstance(x, (list, tuple)) else x
+
     def forward(self, x: Any) -> Any:
         r""":math:`F(x)`."""
+        x = self._input(x)
         for layer in self.layers:
             x = layer.f(x)
         return x
@@ -98,6 +104,7 @@ class ExportedFlow:
 
     def forward_and_log_det(self, x: Any) -> tuple[Any, Any]:
         r""":math:`(F(x), \log F'(x))` in one pass over the layers."""
+        x = self._input(x)
         total = 0 * x
         for layer in self.layers:
             total = total + layer.log_df(x)
@@ -106,6 +113,7 @@ class ExportedFlow:
 
     def inverse(self, y: Any) -> Any:
         r""":math:`F^{-1}(y)` by per-layer bisection in :math:`[y - D_k, y + D_k]` (numeric, not a closed form)."""
+        y = self._input(y)
         for layer in reversed(self.layers):
             y = self._invert_layer(layer, y)
         return y

@@ -137,6 +137,9 @@ class ExprLayer(Layer):
 
 def _parse(expression: Any, symbols: dict[str, sp.Symbol]) -> sp.Expr:
     if isinstance(expression, str):
+        if "__" in expression or any(c in expression for c in ";\n'\"`@[]{}:"):
+            raise ValueError(f"the expression {expression!r} has characters a formula does not need (dunder names, "
+                             "quotes, brackets, ';', ':'); SymPy evaluates the text as Python, so they are refused")
         try:
             parsed = parse_expr(expression, local_dict=dict(symbols), transformations=_TRANSFORMS)
         except (SyntaxError, TypeError, ValueError, AttributeError, NameError) as err:  # tokenize errors too

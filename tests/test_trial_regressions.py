@@ -167,3 +167,30 @@ def test_expr_layer_admits_sinh():
     layer = ExprLayer("sinh(z)")
     assert layer.derivative_lower_bound() > 0
     assert abs(Flow([layer]).inverse(math.sinh(2.5)) - 2.5) <= 1e-15
+
+
+def test_expr_layer_refuses_text_that_is_not_a_formula():
+    # SymPy's parser evaluates Python: "__import__('os').system(...)" ran a shell command.
+    from flowproof import ExprLayer
+
+    with pytest.raises(ValueError, match="refused"):
+        ExprLayer("__import__('os').system('echo pwned')")
+
+
+def test_testing_helpers_default_tolerance_follows_a_float32_dtype():
+    import numpy as np
+
+    from flowproof import chapter_flow
+    from flowproof.testing import assert_log_det_close
+
+    flow = chapter_flow()
+    assert_log_det_close(lambda x: flow.log_det(x.astype(np.float64)).astype(np.float32), flow, dtype=np.float32)
+
+
+def test_numpy_export_takes_a_list():
+    import numpy as np
+
+    from flowproof import chapter_flow
+
+    flow = chapter_flow()
+    assert np.allclose(flow.lambdify("numpy").forward([0.7, 1.0]), flow.forward(np.array([0.7, 1.0])), rtol=1e-15)

@@ -185,7 +185,7 @@ def _derivative_minima(flow: Flow, n: int, lo: float = -8.0, hi: float = 8.0, sa
 
 # -- the helpers -------------------------------------------------------------------------------------------------
 def assert_forward_close(user_forward: Callable[[Any], Any], flow: Flow, points: Any = None, *,
-                         rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, dps: int | None = None,
+                         rtol: float | None = None, atol: float | None = None, dps: int | None = None,
                          convert: Callable[[np.ndarray], Any] | None = None, dtype: Any = np.float64) -> None:
     r"""Assert ``user_forward(x)`` :math:`= F(x)` at ``points`` (base space; default :func:`oracle_points`).
 
@@ -193,7 +193,8 @@ def assert_forward_close(user_forward: Callable[[Any], Any], flow: Flow, points:
         user_forward: your vectorised :math:`x \mapsto F(x)`, called once on an array of points.
         flow: the flowproof flow it should equal.
         points: base-space points (array-like or :class:`OraclePoints`); default ``oracle_points(flow, "x")``.
-        rtol, atol: a point passes when ``|yours - oracle| <= atol + rtol * |oracle|``.
+        rtol, atol: a point passes when ``|yours - oracle| <= atol + rtol * |oracle|``; default
+            :data:`DEFAULT_RTOL`, :data:`DEFAULT_ATOL`, widened to 64 ulp of ``dtype`` when it is coarser.
         dps: the oracle's digits; default :data:`DEFAULT_DPS` or the mpmath precision in force, if higher.
         convert: applied to the points before the call (e.g. ``torch.as_tensor``); results go through
             :func:`numpy.asarray` (after ``.detach()`` for a torch tensor that needs it).
@@ -207,7 +208,7 @@ def assert_forward_close(user_forward: Callable[[Any], Any], flow: Flow, points:
 
 
 def assert_log_det_close(user_log_det: Callable[[Any], Any], flow: Flow, points: Any = None, *,
-                         rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, dps: int | None = None,
+                         rtol: float | None = None, atol: float | None = None, dps: int | None = None,
                          convert: Callable[[np.ndarray], Any] | None = None, dtype: Any = np.float64) -> None:
     r"""Assert ``user_log_det(x)`` :math:`= \log F'(x)`, the forward map's log-derivative, at base-space
     ``points``. A log-determinant of the wrong sign (the inverse map's) fails at every point where
@@ -217,7 +218,7 @@ def assert_log_det_close(user_log_det: Callable[[Any], Any], flow: Flow, points:
 
 
 def assert_inverse_close(user_inverse: Callable[[Any], Any], flow: Flow, points: Any = None, *,
-                         rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, dps: int | None = None,
+                         rtol: float | None = None, atol: float | None = None, dps: int | None = None,
                          convert: Callable[[np.ndarray], Any] | None = None, dtype: Any = np.float64) -> None:
     r"""Assert ``user_inverse(y)`` :math:`= F^{-1}(y)` at data-space ``points`` (default ``oracle_points(flow,
     "y")``, which reach :math:`F(\pm 40)`): the error is measured in :math:`x` against the exact preimage of
@@ -228,7 +229,7 @@ def assert_inverse_close(user_inverse: Callable[[Any], Any], flow: Flow, points:
 
 
 def assert_log_prob_close(user_log_prob: Callable[[Any], Any], flow: Flow, points: Any = None, *,
-                          rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL, dps: int | None = None,
+                          rtol: float | None = None, atol: float | None = None, dps: int | None = None,
                           convert: Callable[[np.ndarray], Any] | None = None, dtype: Any = np.float64) -> None:
     r"""Assert ``user_log_prob(y)`` :math:`= \log p_Y(y) = \log p_X(x) - \log F'(x)`, :math:`x = F^{-1}(y)`, with
     a standard normal base, at data-space ``points``. Catches both a wrong log-determinant and a wrong inverse.
@@ -237,7 +238,7 @@ def assert_log_prob_close(user_log_prob: Callable[[Any], Any], flow: Flow, point
                        lambda v, n: flow.log_prob(v, dps=n))
 
 
-def assert_flow_close(model: Any, flow: Flow, *, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+def assert_flow_close(model: Any, flow: Flow, *, rtol: float | None = None, atol: float | None = None,
                       dps: int | None = None, convert: Callable[[np.ndarray], Any] | None = None,
                       dtype: Any = np.float64) -> None:
     """Run every helper for which ``model`` has a method: ``forward``, ``log_det``, ``inverse``, ``log_prob``
@@ -283,10 +284,20 @@ def _to_numpy(value: Any) -> np.ndarray:
         return np.asarray(detach().cpu().numpy())
 
 
+def _default_tolerances(rtol: float | None, atol: float | None, dtype: Any) -> tuple[float, float]:
+    """:data:`DEFAULT_RTOL`/:data:`DEFAULT_ATOL`, widened to 64 ulp of a coarser ``dtype`` (float32: ~8e-6)."""
+    floor = 0.0
+    if dtype is not None and np.issubdtype(np.dtype(dtype), np.floating):
+        floor = 64 * float(np.finfo(dtype).eps)
+    return (max(DEFAULT_RTOL, floor) if rtol is None else rtol, max(DEFAULT_ATOL, floor) if atol is None else atol)
+
+
 def _check_and_compare(what: str, fn: Callable[[Any], Any], flow: Flow, points: Any, space: str, out: str,
-                       rtol: float, atol: float, dps: int | None, convert: Callable[[np.ndarray], Any] | None,
-                       dtype: Any, oracle: Callable[[float, int], Any]) -> None:
+                       rtol: float | None, atol: float | None, dps: int | None,
+                       convert: Callable[[np.ndarray], Any] | None, dtype: Any,
+                       oracle: Callable[[float, int], Any]) -> None:
     _check_flow(flow)
+    rtol, atol = _default_tolerances(rtol, atol, dtype)
     if not callable(fn):
         raise TypeError(f"the function to check must be callable, got {type(fn).__name__}")
     for tol_name, tol in (("rtol", rtol), ("atol", atol)):
