@@ -423,15 +423,21 @@ def inverse(layers: Sequence[Layer], y: Any, dps: int, method: str = "halley") -
     layers = list(layers)
     q = _scalar(y, "y")
     bits = _start_bits(dps, abs(q), layers)
+    failure: CertificationError | None = None
     for _ in range(MAX_ATTEMPTS):
         with intervals.precision(bits):
-            box, roots, iterations = _inverse_at(layers, q, bits, method, int(bits / _LOG2_10) + 1)
-            if box.hi - box.lo <= _tolerance(dps, _smaller_abs(box)):
-                return Enclosure(*_ends(box), f"F^-1({show(q)})", dps, bits, iterations,
-                                 f"interval Newton on each of {len(layers)} layers ({UNIQUE_ROOT}); end preimages "
-                                 "carried down as intervals", tuple(roots))
+            try:
+                box, roots, iterations = _inverse_at(layers, q, bits, method, int(bits / _LOG2_10) + 1)
+            except CertificationError as err:  # a proof that failed at these bits may hold at more
+                failure = err
+            else:
+                if box.hi - box.lo <= _tolerance(dps, _smaller_abs(box)):
+                    return Enclosure(*_ends(box), f"F^-1({show(q)})", dps, bits, iterations,
+                                     f"interval Newton on each of {len(layers)} layers ({UNIQUE_ROOT}); end "
+                                     "preimages carried down as intervals", tuple(roots))
         bits += bits // 2 + 32
-    raise CertificationError(f"could not enclose F^-1({show(q)}) to {dps} digits even at {bits} bits")
+    raise CertificationError(f"could not enclose F^-1({show(q)}) to {dps} digits even at {bits} bits"
+                             + (f" ({failure})" if failure else "")) from failure
 
 
 def image(layers: Sequence[Layer], box: Interval) -> Interval:
@@ -487,10 +493,17 @@ def log_prob(layers: Sequence[Layer], y: Any, dps: int, method: str = "halley") 
     layers = list(layers)
     q = _scalar(y, "y")
     bits = _start_bits(dps, abs(q), layers)
-    bits += int(math.ceil(2 * math.log2(max(2.0, abs(float(q)) + float(min(_displacement(layers), 1e300))))))
+    size = abs(q) + _displacement(layers)  # exact; its bit length, not float(q), which overflows past 1e308
+    bits += 2 * max(1, int(abs(size.p).bit_length() - int(size.q).bit_length() + 1))
+    failure: CertificationError | None = None
     for _ in range(MAX_ATTEMPTS):
         with intervals.precision(bits):
-            x, roots, iterations = _inverse_at(layers, q, bits, method, int(bits / _LOG2_10) + 1)
+            try:
+                x, roots, iterations = _inverse_at(layers, q, bits, method, int(bits / _LOG2_10) + 1)
+            except CertificationError as err:  # a proof that failed at these bits may hold at more
+                failure = err
+                bits += bits // 2 + 32
+                continue
             ball = x.ball()
             _, total = _forward(layers, x)
             value = -ball * ball / 2 - (2 * arb.pi()).log() / 2 - total
@@ -500,7 +513,8 @@ def log_prob(layers: Sequence[Layer], y: Any, dps: int, method: str = "halley") 
                                  "log phi(X) - log F'(X) in ball arithmetic on the certified inverse enclosure X",
                                  tuple(roots))
         bits += bits // 2 + 32
-    raise CertificationError(f"could not enclose log p_Y({show(q)}) to {dps} digits even at {bits} bits")
+    raise CertificationError(f"could not enclose log p_Y({show(q)}) to {dps} digits even at {bits} bits"
+                             + (f" ({failure})" if failure else "")) from failure
 
 
 def _displacement(layers: Sequence[Layer]) -> sp.Expr:

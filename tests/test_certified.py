@@ -313,3 +313,20 @@ def test_verify_certify_fails_on_a_wrong_mp_value(monkeypatch):
     monkeypatch.setattr(fp.Flow, "log_det", wrong)
     check = verify.check_certified_values(fp.chapter_flow(1), 30)
     assert not check.passed and "log_det" in check.summary
+
+
+def test_certified_log_prob_beyond_the_float_range():
+    # Regression: the guard bits were sized with float(y), which overflows for y = 1e400.
+    e = fp.chapter_flow().log_prob("1e400", dps=15, certify=True)
+    exact = ref.log_prob("1e400", dps=480)  # plain mpmath, 480 digits: x = F^-1(1e400) to ~80 decimals
+    with mpmath.workdps(500):
+        assert abs(e.mid - exact) <= mpmath.mpf(10) ** -15 * abs(exact)
+        assert e.width <= mpmath.mpf(10) ** -15 * abs(exact)
+
+
+def test_failed_proof_is_retried_at_more_bits():
+    # f' has its minimum 1e-31 at the root: at the first bits interval Newton cannot prove it, at more it can.
+    flow = fp.Flow([fp.SineLayer("0.49999999999999999999999999999995", 2, "0.3")])
+    y = "1.42079632679489661923132169163975144209858469968755291048747"
+    e = flow.inverse(y, dps=15, certify=True)
+    assert e.width <= 1e-15 * max(1, abs(e.mid))
