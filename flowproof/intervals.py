@@ -190,8 +190,8 @@ def _key(x: arb) -> tuple[int, int, Fraction]:
     heap and reported its bound as the minimum."""
     if not _finite(x):
         return (2, 0, Fraction(0)) if x > 0 else (-2, 0, Fraction(0))
-    man, exp = (x if x.is_exact() else x.lower()).man_exp()
-    man, exp = int(man), int(exp)
+    man_exp = (x if x.is_exact() else x.lower()).man_exp()
+    man, exp = int(man_exp[0]), int(man_exp[1])
     if man == 0:
         return (0, 0, Fraction(0))
     top = exp + abs(man).bit_length()
