@@ -30,6 +30,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 
 from .exact import exact, show, to_mpf
 
@@ -89,6 +90,12 @@ class Layer(ABC):
             q = (y - c_f) / m_f
             pad = _pad(y, (np.abs(y) + abs(c_f)) / m_f)
         return np.minimum(q, 0.0) - pad, np.maximum(q, 0.0) + pad
+
+    def log_derivative_form(self, z: sp.Symbol) -> sp.Expr | None:
+        r"""An optional form of :math:`\log f'(z)` that stays finite where :math:`f'` itself overflows (``None``:
+        :func:`flowproof.numeric.log_derivative_expr` chooses one; the contract test checks either against an
+        independent derivative)."""
+        return None
 
     def inverse_expr(self, y: sp.Symbol) -> sp.Expr | None:
         """A closed-form :math:`f^{-1}(y)` as an exact SymPy expression, or ``None`` (then the bracketed root finder
@@ -404,6 +411,16 @@ class SinhArcsinhLayer(Layer):
 
     def displacement_bound(self) -> sp.Expr:
         return sp.Integer(0) if (self.tailweight, self.skewness) == (1, 0) else sp.oo
+
+    def log_derivative_form(self, z: sp.Symbol) -> sp.Expr:
+        r""":math:`\log b + \ell(b u - e) - \ell(u)` with :math:`\ell(t) = \log\cosh t = |t| + \operatorname{log1p}
+        (e^{-2|t|}) - \log 2`: finite where :math:`\cosh` overflows (:math:`|z| \gtrsim 10^{154}` for :math:`b = 2`)."""
+        u = sp.asinh(z)
+
+        def log_cosh(t: sp.Expr) -> sp.Expr:
+            return sp.Abs(t) + log1p(sp.exp(-2 * sp.Abs(t))) - sp.log(2)
+
+        return sp.log(self.tailweight) + log_cosh(self.tailweight * u - self.skewness) - log_cosh(u)
 
     def inverse_expr(self, y: sp.Symbol) -> sp.Expr:
         return sp.sinh((sp.asinh(y) + self.skewness) / self.tailweight)

@@ -97,6 +97,9 @@ def log_derivative_expr(layer: Layer) -> sp.Expr:
     symbolically (e.g. :math:`a w \cos(w z + \varphi)`), so a tiny amplitude gives a tiny, accurate
     :math:`\log f'` rather than :math:`\log(1 + u)` rounded to 0; where :math:`m < 1/2` (towards a near-singular
     layer), :math:`\log` of the layer's stable :math:`f'`, which has no cancellation where :math:`f'` is small."""
+    custom = layer.log_derivative_form(Z)
+    if custom is not None:
+        return custom
     excess = sp.expand(sp.diff(layer.expr(Z), Z) - 1)
     if excess == 0:
         return sp.Integer(0)
@@ -106,9 +109,12 @@ def log_derivative_expr(layer: Layer) -> sp.Expr:
 
 
 def _taylor(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
-    """``(e, e', e''/2)``: enough to move ``e`` from ``z_hi`` to ``z_hi + z_lo`` for ``|z_lo| <= ulp(z_hi)``."""
+    """``(e, e', e''/2)``: enough to move ``e`` from ``z_hi`` to ``z_hi + z_lo`` for ``|z_lo| <= ulp(z_hi)``.
+    (An ``Abs`` in ``e``, as in a stable log cosh, differentiates to ``sign`` and then ``DiracDelta``, which is 0
+    away from its one point and is dropped.)"""
     first = sp.diff(expr, Z)
-    return expr, first, sp.diff(first, Z) / 2
+    second = sp.diff(first, Z).replace(sp.DiracDelta, lambda *args: sp.Integer(0))
+    return expr, first, second / 2
 
 
 def _unpack(kernel: FloatKernel) -> Callable[[np.ndarray], np.ndarray]:

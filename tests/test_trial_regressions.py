@@ -194,3 +194,18 @@ def test_numpy_export_takes_a_list():
 
     flow = chapter_flow()
     assert np.allclose(flow.lambdify("numpy").forward([0.7, 1.0]), flow.forward(np.array([0.7, 1.0])), rtol=1e-15)
+
+
+@pytest.mark.parametrize("x", [1e155, -1e300, -1e6, 0.0, 3.0])
+def test_sinh_arcsinh_log_det_is_finite_where_cosh_overflows(x):
+    # log f' = log b + log cosh(b u - e) - log cosh u was evaluated through cosh, which overflows at |z| ~ 1e154.
+    import mpmath
+
+    from flowproof import SinhArcsinhLayer
+
+    with mpmath.workdps(60):
+        z = mpmath.mpf(x)
+        u = mpmath.asinh(z)
+        exact = mpmath.log(2) + mpmath.log(mpmath.cosh(2 * u - mpmath.mpf(1) / 2)) - mpmath.log(mpmath.cosh(u))
+    value = Flow([SinhArcsinhLayer(2, "0.5")]).log_det(x)
+    assert abs(value - float(exact)) <= 4e-16 * max(1.0, abs(float(exact)))
