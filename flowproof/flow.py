@@ -162,9 +162,13 @@ class Flow(Sequence[Layer]):
         return _shaped(y, arr), _shaped(ld, arr)
 
     def _forward_float(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        r"""``(F(x), log F'(x))`` for finite float64 ``x``: a plain chain for :math:`|x| \le 8`, a compensated
-        one (:meth:`_forward_compensated`) beyond, where rounding :math:`z_k` would cost digits."""
-        tail = np.abs(x) > 8.0
+        r"""``(F(x), log F'(x))`` for finite float64 ``x``: a plain chain where :math:`w |x| \le 16` for every
+        frequency :math:`w` of the layers' sines (:math:`|x| \le 8` for the chapter's :math:`w = 2`), a compensated
+        one (:meth:`_forward_compensated`) beyond, where rounding :math:`z_k` would move :math:`w z_k` by more
+        than a few ulp of 1 (for :math:`w = 10^{14}` that is every point)."""
+        frequency = max((layer_functions(layer).displacement_and_log_df.max_frequency for layer in self._layers),
+                        default=0.0)
+        tail = np.abs(x) > 16.0 / max(frequency, 2.0)
         if not tail.any():
             return self._forward_plain(x)
         y, total = np.empty_like(x), np.empty_like(x)

@@ -147,6 +147,9 @@ class FloatKernel:
         replaced = [_fold_constants(e.xreplace(table)) for e in exprs]  # other sin/cos are left to numpy
         #: Whether the expressions depend on z only through the trig atoms (then ``lo`` is exact, see __call__).
         self.atoms_only = not any(e.has(Z) for e in replaced)
+        #: The largest |w| among the trig atoms' arguments w z + phi (0 if none): how fast a rounding of z turns
+        #: into an error of the argument.
+        self.max_frequency = max((abs(float(_coefficients(u)[0])) for u in atoms), default=0.0)  # type: ignore[index]
         self._trig = [affine_sincos(*_coefficients(u)) for u in atoms]  # type: ignore[misc]
         self._fn = sp.lambdify((Z, *sines, *cosines), replaced, modules=["scipy", "numpy"], cse=True)
 
@@ -269,19 +272,23 @@ def affine_sincos(w: sp.Expr, phi: sp.Expr) -> Callable[..., tuple[np.ndarray, n
         sin_a, cos_a = _sincos_of_product(w_hi, z, a)
         s = sin_a * cos_phi + cos_a * sin_phi
         c = cos_a * cos_phi - sin_a * sin_phi
-        e = None if exact_product else _two_product_error(w_hi, z, a) + w_lo * z
+        # Each small angle separately: the product error can be ~1e13 when w z > 2^53, and adding the offset
+        # w lo (~0.1) to it first would round the offset away.
+        if not exact_product:
+            s, c = _rotate(s, c, _two_product_error(w_hi, z, a) + w_lo * z)
         if lo is not None:
-            e = w_hi * lo + w_lo * lo if e is None else e + (w_hi * lo + w_lo * lo)
-        if e is not None:
-            small = np.abs(e) <= 2.0**-26  # sin(A + e) = sin A + e cos A to below an ulp
-            if small.all():
-                s, c = s + e * c, c - e * s
-            else:  # a large product error (w z beyond 2^53) or offset: rotate by e exactly
-                sin_e, cos_e = np.sin(e), np.cos(e)
-                s, c = s * cos_e + c * sin_e, c * cos_e - s * sin_e
+            s, c = _rotate(s, c, w_hi * lo + w_lo * lo)
         return s, c
 
     return sincos
+
+
+def _rotate(s: np.ndarray, c: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sin, cos)`` of the angle plus ``e``: to first order where ``e`` is tiny, by an exact rotation elsewhere."""
+    if (np.abs(e) <= 2.0**-26).all():  # sin(A + e) = sin A + e cos A to below an ulp
+        return s + e * c, c - e * s
+    sin_e, cos_e = np.sin(e), np.cos(e)
+    return s * cos_e + c * sin_e, c * cos_e - s * sin_e
 
 
 def _sincos_of_product(w: float, z: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -209,3 +209,19 @@ def test_sinh_arcsinh_log_det_is_finite_where_cosh_overflows(x):
         exact = mpmath.log(2) + mpmath.log(mpmath.cosh(2 * u - mpmath.mpf(1) / 2)) - mpmath.log(mpmath.cosh(u))
     value = Flow([SinhArcsinhLayer(2, "0.5")]).log_det(x)
     assert abs(value - float(exact)) <= 4e-16 * max(1.0, abs(float(exact)))
+
+
+@pytest.mark.parametrize("x", [-3.0, 2.0, 0.5, -1e16, 1e20])
+def test_high_frequency_layers_are_accurate_in_float(x):
+    # w = 1e14: a plain float chain rounds z_k by ~1e-16, which moves w z_k by ~0.04 rad (log_det(-3) was off by
+    # 1.2e-3); such flows take the compensated chain everywhere, and an offset w lo is rotated in on its own (added
+    # to a product error of ~1e13 first, it was rounded away). Reference: plain mpmath at 120 digits.
+    import mpmath
+
+    with mpmath.workdps(120):
+        z, a, w, phi, total = mpmath.mpf(x), mpmath.mpf(10) ** -15, mpmath.mpf(10) ** 14, mpmath.mpf(3) / 10, 0
+        for _ in range(3):
+            total += mpmath.log(1 + a * w * mpmath.cos(w * z + phi))
+            z = z + a * mpmath.sin(w * z + phi)
+    flow = Flow([SineLayer("1e-15", "1e14", "0.3")] * 3)
+    assert abs(flow.log_det(x) - float(total)) <= 1e-15
