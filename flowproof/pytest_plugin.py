@@ -70,7 +70,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     dps = _marker_dps(marker) if marker is not None else None
     import mpmath
 
-    with mpmath.workdps(dps) if dps is not None else _unchanged(mpmath):
+    with mpmath.workdps(dps) if dps is not None else mpmath.workprec(mpmath.mp.prec):  # restores it on exit
         expected = mpmath.mp.prec
         result = yield  # an exception from the test propagates here; the context restores the precision
         after_prec, after_dps = mpmath.mp.prec, mpmath.mp.dps
@@ -82,19 +82,6 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
                     f"{after_prec} (mp.dps {expected_dps} -> {after_dps}); use mpmath.workdps(n) or pass dps=n "
                     "instead of setting mp.dps (the precision has been restored)", pytrace=False)
     return result
-
-
-class _unchanged:
-    """Context manager restoring ``mpmath.mp.prec`` on exit (what ``workdps`` does, without changing it first)."""
-
-    def __init__(self, mpmath: Any) -> None:
-        self._mp = mpmath.mp
-
-    def __enter__(self) -> None:
-        self._prec = self._mp.prec
-
-    def __exit__(self, *exc: object) -> None:
-        self._mp.prec = self._prec
 
 
 @pytest.fixture
