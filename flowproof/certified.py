@@ -44,6 +44,7 @@ Precision is explicit: ``flint.ctx.prec`` and mpmath's precision are restored af
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -353,14 +354,11 @@ def _smaller_abs(box: Interval) -> arb:
 def _restoring(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``fn`` with mpmath's precision restored afterwards (flint's is restored by ``intervals.precision``)."""
 
+    @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        prec = mpmath.mp.prec
-        try:
+        with mpmath.workprec(mpmath.mp.prec):  # saves the precision and puts it back on exit
             return fn(*args, **kwargs)
-        finally:
-            mpmath.mp.prec = prec
 
-    run.__name__, run.__doc__, run.__qualname__ = fn.__name__, fn.__doc__, fn.__qualname__
     return run
 
 
@@ -423,20 +421,35 @@ def inverse(layers: Sequence[Layer], y: Any, dps: int, method: str = "halley") -
     layers = list(layers)
     q = _scalar(y, "y")
     bits = _start_bits(dps, abs(q), layers)
+
+    def attempt(bits: int) -> Enclosure | None:
+        box, roots, iterations = _inverse_at(layers, q, bits, method, int(bits / _LOG2_10) + 1)
+        if not box.hi - box.lo <= _tolerance(dps, _smaller_abs(box)):  # ball comparison: True only if sure
+            return None
+        return Enclosure(*_ends(box), f"F^-1({show(q)})", dps, bits, iterations,
+                         f"interval Newton on each of {len(layers)} layers ({UNIQUE_ROOT}); end preimages carried "
+                         "down as intervals", tuple(roots))
+
+    return _with_more_bits(attempt, bits, f"F^-1({show(q)})", dps)
+
+
+def _with_more_bits(attempt: Callable[[int], Enclosure | None], bits: int, what: str, dps: int) -> Enclosure:
+    """``attempt(bits)`` at ``bits`` and then 1.5x more each time, until it returns an enclosure narrow enough.
+
+    ``None`` means too wide; a :class:`CertificationError` (a proof that failed) is retried too, since a proof
+    that fails at some bits may hold at more. Raises the last failure after :data:`MAX_ATTEMPTS`."""
     failure: CertificationError | None = None
     for _ in range(MAX_ATTEMPTS):
         with intervals.precision(bits):
             try:
-                box, roots, iterations = _inverse_at(layers, q, bits, method, int(bits / _LOG2_10) + 1)
-            except CertificationError as err:  # a proof that failed at these bits may hold at more
+                result = attempt(bits)
+            except CertificationError as err:
                 failure = err
             else:
-                if box.hi - box.lo <= _tolerance(dps, _smaller_abs(box)):
-                    return Enclosure(*_ends(box), f"F^-1({show(q)})", dps, bits, iterations,
-                                     f"interval Newton on each of {len(layers)} layers ({UNIQUE_ROOT}); end "
-                                     "preimages carried down as intervals", tuple(roots))
+                if result is not None:
+                    return result
         bits += bits // 2 + 32
-    raise CertificationError(f"could not enclose F^-1({show(q)}) to {dps} digits even at {bits} bits"
+    raise CertificationError(f"could not enclose {what} to {dps} digits even at {bits} bits"
                              + (f" ({failure})" if failure else "")) from failure
 
 
@@ -468,16 +481,17 @@ def log_det(layers: Sequence[Layer], x: Any, dps: int) -> Enclosure:
     layers = list(layers)
     q = _scalar(x, "x")
     bits = _start_bits(dps, abs(q) + float(min(_displacement(layers), 10**300)), layers)
-    for _ in range(MAX_ATTEMPTS):
-        with intervals.precision(bits):
-            _, total = _forward(layers, Interval.of(q))
-            box = Interval.of(total)
-            if box.hi - box.lo <= _tolerance(dps, _smaller_abs(box)):
-                return Enclosure(*_ends(box), f"log F'({show(q)})", dps, bits, 0,
-                                 "ball arithmetic: z_k as monotone images [f_k(lo), f_k(hi)], sum of log f_k' "
-                                 "enclosed over them")
-        bits += bits // 2 + 32
-    raise CertificationError(f"could not enclose log F'({show(q)}) to {dps} digits even at {bits} bits")
+
+    def attempt(bits: int) -> Enclosure | None:
+        _, total = _forward(layers, Interval.of(q))
+        box = Interval.of(total)
+        if not box.hi - box.lo <= _tolerance(dps, _smaller_abs(box)):  # ball comparison: True only if sure
+            return None
+        return Enclosure(*_ends(box), f"log F'({show(q)})", dps, bits, 0,
+                         "ball arithmetic: z_k as monotone images [f_k(lo), f_k(hi)], sum of log f_k' enclosed over "
+                         "them")
+
+    return _with_more_bits(attempt, bits, f"log F'({show(q)})", dps)
 
 
 @_restoring
@@ -495,26 +509,18 @@ def log_prob(layers: Sequence[Layer], y: Any, dps: int, method: str = "halley") 
     bits = _start_bits(dps, abs(q), layers)
     size = abs(q) + _displacement(layers)  # exact; its bit length, not float(q), which overflows past 1e308
     bits += 2 * max(1, int(abs(size.p).bit_length() - int(size.q).bit_length() + 1))
-    failure: CertificationError | None = None
-    for _ in range(MAX_ATTEMPTS):
-        with intervals.precision(bits):
-            try:
-                x, roots, iterations = _inverse_at(layers, q, bits, method, int(bits / _LOG2_10) + 1)
-            except CertificationError as err:  # a proof that failed at these bits may hold at more
-                failure = err
-                bits += bits // 2 + 32
-                continue
-            ball = x.ball()
-            _, total = _forward(layers, x)
-            value = -ball * ball / 2 - (2 * arb.pi()).log() / 2 - total
-            box = Interval.of(value)
-            if box.hi - box.lo <= _tolerance(dps, _smaller_abs(box)):
-                return Enclosure(*_ends(box), f"log p_Y({show(q)})", dps, bits, iterations,
-                                 "log phi(X) - log F'(X) in ball arithmetic on the certified inverse enclosure X",
-                                 tuple(roots))
-        bits += bits // 2 + 32
-    raise CertificationError(f"could not enclose log p_Y({show(q)}) to {dps} digits even at {bits} bits"
-                             + (f" ({failure})" if failure else "")) from failure
+
+    def attempt(bits: int) -> Enclosure | None:
+        x, roots, iterations = _inverse_at(layers, q, bits, method, int(bits / _LOG2_10) + 1)
+        ball = x.ball()
+        _, total = _forward(layers, x)
+        box = Interval.of(-ball * ball / 2 - (2 * arb.pi()).log() / 2 - total)
+        if not box.hi - box.lo <= _tolerance(dps, _smaller_abs(box)):  # ball comparison: True only if sure
+            return None
+        return Enclosure(*_ends(box), f"log p_Y({show(q)})", dps, bits, iterations,
+                         "log phi(X) - log F'(X) in ball arithmetic on the certified inverse enclosure X", tuple(roots))
+
+    return _with_more_bits(attempt, bits, f"log p_Y({show(q)})", dps)
 
 
 def _displacement(layers: Sequence[Layer]) -> sp.Expr:
