@@ -361,7 +361,6 @@ def _float_seed(layer: Layer, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf) -> 
     start = y if lo <= y <= hi else lo + (hi - lo) / 2
     if not abs(y) < 1e15:
         return start, 0
-    f_and_slope = layer_functions(layer).f_and_slope_scalar
     target, x = float(y), float(start)
     low, high = float(lo), float(hi)
     seed = closed_form_inverse(layer)
@@ -370,14 +369,22 @@ def _float_seed(layer: Layer, y: mpmath.mpf, lo: mpmath.mpf, hi: mpmath.mpf) -> 
             guess = float(seed(np.array([target]))[0])
         x = guess if low <= guess <= high else x
     try:
-        for _ in range(8):
-            fx, d = f_and_slope(x)
-            x = min(max(x - (fx - target) / d, low), high)
+        x, fx, _ = _scalar_newton(layer, target, x, low, high)
         converged = abs(fx - target) <= 2.0**-40 * (abs(target) + abs(fx - x) + 1)
     except (ArithmeticError, ValueError):
         return start, 0
     found = mpmath.mpf(x)
     return (found, _trusted_seed_bits(layer) if converged else 0) if lo <= found <= hi else (start, 0)
+
+
+def _scalar_newton(layer: Layer, target: float, x: float, low: float, high: float) -> tuple[float, float, float]:
+    """Eight scalar float64 Newton steps on ``f(x) = target`` from ``x``, kept in ``[low, high]``:
+    ``(x, f(x), f'(x))`` at the last point evaluated (math-module lambdified, no numpy overhead)."""
+    f_and_slope = layer_functions(layer).f_and_slope_scalar
+    for _ in range(8):
+        fx, d = f_and_slope(x)
+        x = min(max(x - (fx - target) / d, low), high)
+    return x, fx, d
 
 
 @lru_cache(maxsize=4096)
@@ -467,13 +474,9 @@ def _float_conditioning_digits(layers: Sequence[Layer], y: mpmath.mpf) -> int:
     z, logs = float(y), []
     try:
         for layer in reversed(layers):
-            f_and_slope = layer_functions(layer).f_and_slope_scalar
-            x = z
-            for _ in range(8):
-                fx, d = f_and_slope(x)
-                x = x - (fx - z) / d
+            low, high = layer.bracket(z)
+            z, _, d = _scalar_newton(layer, z, z if low <= z <= high else (low + high) / 2, low, high)
             logs.append(math.log(d))
-            z = x
     except (ArithmeticError, ValueError):
         return 0
     if not all(math.isfinite(v) for v in logs):
